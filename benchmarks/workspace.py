@@ -1,0 +1,294 @@
+"""QA workspace at scale: 100k calls in the store, p95 server time of the list and call pages.
+
+    .venv/bin/python benchmarks/workspace.py [--calls 100000] [--runs 40] [--db URL] [--keep DIR]
+
+Fills a fresh SQLite file (or ``--db postgresql://...``) with calls over 12 weeks, 40 agents in
+6 teams, each with a score, a transcript and a recording row (bulk Core inserts, 10k rows per
+statement batch). One call in 100 carries the real scorer's full items/details JSON; the rest a
+compact items dict, which is all the list reads. Then it times the workspace's own pages through
+the WSGI app (the server's time, no network): the list unfiltered (first and a deep page),
+filtered several ways, sorted by score, full-text search, and a call page. Target: p95 < 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from hotline.settings import Secret, Settings  # noqa: E402
+from store.db import make_engine, migrate, session_factory, transaction  # noqa: E402
+from store.models import Call  # noqa: E402
+from store.models_pipeline import Recording, ScoreRow, TranscriptRow  # noqa: E402
+
+TEAMS = ["售后一组", "售后二组", "家电组", "物流组", "会员组", "支付组"]
+PATHS = [
+    ["main", "order", "agent"],
+    ["main", "aftersales", "aftersales.repair"],
+    ["main", "payment", "agent"],
+    ["main", "logistics", "agent"],
+    ["main", "member", "agent"],
+    ["main", "agent"],
+]
+LINES = [
+    "您好，京东客服，很高兴为您服务，请问有什么可以帮您？",
+    "我想查一下我的订单什么时候到。",
+    "好的，请您提供一下订单号，我帮您查询。",
+    "我的退款怎么还没到？",
+    "感谢您的耐心等待，您的订单预计明天送达。",
+    "这个不归我管。",
+    "请问还有其他可以帮您的吗？感谢您的来电，再见。",
+    "冰箱坏了，需要上门维修。",
+    "发票信息填错了，能改吗？",
+]
+
+
+def real_score() -> dict[str, Any]:
+    from qa.dialogue import from_transcript
+    from qa.score import score_dialogue
+
+    utts = [
+        {"speaker": "agent" if i % 2 == 0 else "customer", "start": i * 4.0, "end": i * 4.0 + 3.0, "text": t}
+        for i, t in enumerate(LINES)
+    ]
+    sc = score_dialogue(from_transcript({"utterances": utts})).to_dict()
+    sc["utterances"] = utts
+    return sc
+
+
+def fill(url: str, n: int, seed: int = 7) -> float:
+    """Bulk insert ``n`` calls with scores, transcripts and recordings; returns seconds."""
+    engine = make_engine(url)
+    migrate(engine)
+    rng = random.Random(seed)
+    full = real_score()
+    compact = {k: {"name": v["name"], "score": v["score"], "max": v["max"]} for k, v in full["items"].items()}
+    now = datetime.now(UTC)
+    start = now - timedelta(weeks=12)
+    span = (now - start).total_seconds()
+    agents = [(f"A{t + 1}{a:03d}", TEAMS[t]) for t in range(len(TEAMS)) for a in range(1, 8)][:40]
+    t0 = time.perf_counter()
+    batch = 10000
+    with engine.begin() as conn:
+        base = conn.scalar(select(func.coalesce(func.max(Call.id), 0))) or 0
+        for lo in range(0, n, batch):
+            calls, scores, trs, recs = [], [], [], []
+            for i in range(lo, min(n, lo + batch)):
+                cid = base + i + 1
+                agent, team = agents[rng.randrange(len(agents))]
+                started = start + timedelta(seconds=rng.random() * span)
+                dur = rng.uniform(20, 600)
+                bad = rng.random() < 0.15
+                flags = []
+                if bad and rng.random() < 0.6:
+                    flags.append("angry_customer")
+                if bad and rng.random() < 0.4:
+                    flags.append("forbidden_phrase")
+                if rng.random() < 0.05:
+                    flags.append("long_silence")
+                auto_fail = bad and rng.random() < 0.1
+                if auto_fail:
+                    flags.append("auto_fail")
+                total = 0.0 if auto_fail else max(0.0, min(100.0, rng.gauss(45 if bad else 82, 10)))
+                sent = max(-1.0, min(1.0, rng.gauss(-0.55 if bad else 0.25, 0.25)))
+                calls.append(
+                    {
+                        "id": cid,
+                        "call_sid": f"CA{cid:032x}",
+                        "caller_masked": "138****0000",
+                        "started_at": started,
+                        "ended_at": started + timedelta(seconds=dur),
+                        "status": "completed",
+                        "outcome": "transferred" if rng.random() < 0.8 else "self-service",
+                        "menu_path": PATHS[rng.randrange(len(PATHS))],
+                        "flow_state": {},
+                        "skill": "",
+                        "survey_score": rng.choice([1, 2, 3, 4, 5, None]),
+                        "agent_id": agent,
+                        "team": team,
+                        "recording_sid": f"RE{cid:032x}",
+                        "recording_url": "",
+                        "duration_s": dur,
+                        "pipeline_state": "scored",
+                        "pipeline_error": "",
+                    }
+                )
+                is_full = i % 100 == 0
+                scores.append(
+                    {
+                        "call_id": cid,
+                        "scorecard": full["scorecard"],
+                        "scorecard_version": full["scorecard_version"],
+                        "total": round(total, 2),
+                        "auto_fail": auto_fail,
+                        "customer_satisfaction": round(sent * 0.8, 3),
+                        "customer_sentiment": round(sent, 3),
+                        "flags": flags,
+                        "items": full["items"] if is_full else compact,
+                        "details": full["details"] if is_full else {},
+                        "created_at": now,
+                    }
+                )
+                picked = [LINES[j] for j in rng.sample(range(len(LINES)), 5)]
+                trs.append(
+                    {
+                        "call_id": cid,
+                        "engine": "bench",
+                        "model": "",
+                        "language": "zh",
+                        "duration_s": dur,
+                        "data": {"utterances": full["utterances"]} if is_full else {},
+                        "text": "\n".join(picked),
+                        "created_at": now,
+                    }
+                )
+                recs.append(
+                    {
+                        "call_id": cid,
+                        "recording_sid": f"RE{cid:032x}",
+                        "source_url": "",
+                        "audio_path": f"recordings/{cid % 256:02x}/{cid:032x}.wav",
+                        "sha256": "",
+                        "channels": 2,
+                        "duration_s": dur,
+                        "received_at": started,
+                    }
+                )
+            conn.execute(insert(Call.__table__), calls)
+            conn.execute(insert(ScoreRow.__table__), scores)
+            conn.execute(insert(TranscriptRow.__table__), trs)
+            conn.execute(insert(Recording.__table__), recs)
+    with engine.begin() as conn:  # fresh statistics, as a nightly maintenance job would keep them
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return time.perf_counter() - t0
+
+
+def p(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=40, help="requests per page kind")
+    ap.add_argument("--db", default="", help="database URL (default: a fresh SQLite file)")
+    ap.add_argument("--keep", default="", help="data directory to keep (default: a temp dir)")
+    args = ap.parse_args()
+
+    data_dir = Path(args.keep or tempfile.mkdtemp(prefix="hotline-bench-"))
+    settings = Settings(data_dir=data_dir, database_url=args.db, secret_key=Secret("bench"))
+    url = settings.database_url
+    engine = make_engine(url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as s:
+        have = s.scalar(select(func.count(Call.id))) or 0
+    engine.dispose()
+    if have < args.calls:
+        secs = fill(url, args.calls - have)
+        print(
+            f"filled {args.calls - have} calls (+score, transcript, recording rows) in {secs:.1f} s "
+            f"= {(args.calls - have) / secs:,.0f} calls/s"
+        )
+    else:
+        print(f"store already holds {have} calls")
+
+    from hotline.app import create_app
+    from store import review as repo
+
+    app = create_app(settings)
+    sessions = app.extensions["hotline"]["sessions"]
+    with transaction(sessions) as s:
+        if not repo.list_users(s):
+            repo.create_user(s, "bench", "admin", "bench-pass")
+        team = repo.distinct_values(s, "team")[0]
+        agent = repo.distinct_values(s, "agent")[3]
+        full_ids = [
+            cid
+            for (cid, d) in s.execute(
+                select(ScoreRow.call_id, ScoreRow.details).order_by(ScoreRow.id.desc()).limit(300)
+            )
+            if d
+        ]
+        call_id = full_ids[0] if full_ids else s.scalar(select(func.max(Call.id)))
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["csrf_token"] = "bench"
+    r = client.post("/qa/login", data={"name": "bench", "password": "bench-pass", "csrf_token": "bench"})
+    assert r.status_code == 302, r.status_code
+    today = datetime.now().date()
+    month_ago = today - timedelta(days=30)
+    pages = {
+        "list, unfiltered, page 1": "/qa/calls",
+        "list, unfiltered, page 1000": "/qa/calls?page=1000",
+        "list, team + last 30 days + score 0-60": (
+            f"/qa/calls?team={team}&from={month_ago}&to={today}&score_min=0&score_max=60"
+        ),
+        "list, agent + negative customers": f"/qa/calls?agent={agent}&sentiment=negative",
+        "list, flag angry + forbidden phrase": "/qa/calls?flag=angry_customer&flag=forbidden_phrase",
+        "list, menu path + outcome": "/qa/calls?menu=aftersales&outcome=transferred",
+        "list, sorted by score (lowest first)": "/qa/calls?sort=total",
+        "list, full-text search 退款": "/qa/calls?q=退款",
+        "list, full-text + team": f"/qa/calls?q=冰箱坏了&team={team}",
+        "call page": f"/qa/calls/{call_id}",
+    }
+    print(f"\n{args.runs} requests each, server time through the WSGI app ({engine.dialect.name}):")
+    print("(wall = elapsed, cpu = this process's CPU time: the figure that does not grow when other")
+    print(" processes share the cores; on an idle machine the two are close)")
+    print(f"{'page':44s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'cpu p95':>8s}  rows")
+    worst = 0.0
+    worst_cpu = 0.0
+    for label, path in pages.items():
+        times = []
+        cpu = []
+        client.get(path)  # warm
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            resp = client.get(path)
+            times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+            assert resp.status_code == 200, (path, resp.status_code)
+        body = resp.get_data(as_text=True)
+        total = body.split('id="total">', 1)[1].split("<", 1)[0] if 'id="total">' in body else "-"
+        p95 = p(times, 0.95)
+        worst = max(worst, p95)
+        worst_cpu = max(worst_cpu, p(cpu, 0.95))
+        flag = "" if p95 < 300 else "  OVER TARGET"
+        print(
+            f"{label:44s} {statistics.median(times):8.1f} {p95:8.1f} {max(times):8.1f} {p(cpu, 0.95):8.1f}"
+            f"  {total}{flag}"
+        )
+    load = os.getloadavg()[0]
+    print(
+        f"\nworst p95 {worst:.1f} ms wall, {worst_cpu:.1f} ms cpu; target 300 ms -> "
+        f"{'OK' if worst < 300 else 'MISSED'} (ratio {worst / 300:.2f} of target; "
+        f"load average {load:.1f} on {os.cpu_count()} cores)"
+    )
+
+    from qa.review.sampling_run import current_week, run_sample
+
+    with transaction(sessions) as s:
+        t0 = time.perf_counter()
+        res = run_sample(s, team, current_week(settings.timezone), seed=1)
+        dt = time.perf_counter() - t0
+    print(f"sampling {team} this week: {res.picks} picks of {res.audit.get('eligible')} eligible in {dt * 1000:.0f} ms")
+    app.extensions["hotline"]["engine"].dispose()
+    print(f"data dir: {data_dir}" + ("" if args.keep else " (temporary)"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""hotline: the composition root — settings, app factory, jobs and CLI."""

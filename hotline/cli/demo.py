@@ -1,0 +1,152 @@
+"""`hotline demo`: fill a fresh installation with realistic scored calls, end to end.
+
+Each call goes through the real IVR webhooks (signed requests via ivr.simulate, the caller
+presses 0 for an agent), an agent from a team takes it, a two-channel recording is assembled
+from real speech (../shared/speech/zh, else the audio fixtures), Twilio's recording callback is
+posted, and the pipeline fetches, transcribes, redacts and scores it like any other call.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from hotline.settings import PROJECT_ROOT, Settings
+
+AGENTS = (
+    ("A1001", "售后一组"),
+    ("A1002", "售后一组"),
+    ("A1003", "售后一组"),
+    ("A2001", "售后二组"),
+    ("A2002", "售后二组"),
+    ("A3001", "家电组"),
+    ("A3002", "家电组"),
+)
+SCRIPTS = (("press", "0"), ("say", "人工客服"), ("press", "0"))
+DEMO_HOURS = """# written by `hotline demo`: the demo's agents are on duty around the clock
+timezone: Asia/Shanghai
+display: 全天24小时
+queues:
+  default:
+    daily: "00:00-24:00"
+"""
+
+
+def _flask_poster(client: Any) -> Any:
+    def post(url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        from urllib.parse import urlparse
+
+        u = urlparse(url)
+        path = u.path + (f"?{u.query}" if u.query else "")
+        r = client.post(path, data=data, headers=headers)
+        return r.status_code, r.get_data(as_text=True)
+
+    return post
+
+
+@click.command()
+@click.option("--calls", "n_calls", default=5, show_default=True, type=int, help="how many calls to simulate")
+@click.option("--seconds", default=35.0, show_default=True, type=float, help="approximate length of each call")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="wait until every call is scored")
+def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
+    """Simulate N calls through the IVR and the whole pipeline (transcription, redaction, scoring)."""
+    from sqlalchemy import select
+
+    from hotline.app import create_app
+    from hotline.pipeline import SpeechNotConfigured, fallback_speech
+    from hotline.runtime import wait_for_calls
+    from hotline.simcalls import CallBuilder, speech_sources
+    from ivr.auth import auth_token
+    from ivr.simulate import Action, Simulator
+    from store import pipeline as repo
+    from store.db import transaction
+    from store.models import Call
+
+    base = Settings.from_env()
+    try:
+        settings, chosen = fallback_speech(base)
+    except SpeechNotConfigured as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"speech model: {chosen}" + ("" if chosen == "configured" else " (set HOTLINE_SPEECH_ENGINE to choose)"))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    hours = settings.data_dir / "demo-hours.yaml"
+    hours.write_text(DEMO_HOURS, encoding="utf-8")
+    settings = settings.with_(hours_path=hours)
+
+    tts = settings.data_dir / "demo" / "tts"
+    try:
+        sources = speech_sources(settings.shared_dir, PROJECT_ROOT / "audio_fixtures", tts)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"speech for the recordings: {len(sources)} utterances from {sources[0].parent}")
+    rng = random.Random(seed)
+    builder = CallBuilder(sources, seed=seed, tts_cache=tts)
+
+    app = create_app(settings)
+    ext = app.extensions["hotline"]
+    sessions = ext["sessions"]
+    token = auth_token(settings.twilio_auth_token.reveal() if settings.twilio_auth_token else "", settings.data_dir)
+    client = app.test_client()
+    incoming = settings.data_dir / "demo" / "incoming"
+    call_ids: list[int] = []
+    audio_s = 0.0
+    try:
+        for i in range(n_calls):
+            caller = f"+86138{rng.randrange(10**8):08d}"
+            sim = Simulator("http://localhost/", token, caller=caller, post=_flask_poster(client))
+            kind, value = SCRIPTS[i % len(SCRIPTS)]
+            survey = rng.choice("5545432")  # the caller rates the agent after the call
+            res = sim.run([Action(kind, value), Action("press", survey)])
+            with transaction(sessions) as s:
+                call = s.scalars(select(Call).where(Call.call_sid == sim.call_sid)).one()
+                outcome = call.outcome
+            if outcome != "transferred":
+                click.echo(f"call {i + 1}: the IVR did not transfer ({outcome or res.end}); skipped", err=True)
+                continue
+            agent, team = AGENTS[rng.randrange(len(AGENTS))]
+            wav = incoming / f"{sim.call_sid}.wav"
+            dur = builder.write(wav, rng.uniform(0.7, 1.3) * seconds)
+            audio_s += dur
+            with transaction(sessions) as s:
+                call = s.scalars(select(Call).where(Call.call_sid == sim.call_sid)).one()
+                started = call.started_at - timedelta(days=rng.randrange(7), hours=rng.randrange(10))
+                repo.assign_agent(s, call.id, agent, team, started)
+                call.duration_s = round(dur + len(res.prompts) * 4.0, 1)  # the IVR part, then the agent
+                call_ids.append(call.id)
+            params = {
+                "AccountSid": sim.account_sid,
+                "CallSid": sim.call_sid,
+                "RecordingSid": "RE" + uuid.uuid4().hex,
+                "RecordingUrl": wav.as_uri(),
+                "RecordingStatus": "completed",
+                "RecordingDuration": str(int(dur)),
+                "RecordingChannels": "2",
+                "RecordingSource": "DialVerb",
+            }
+            from twilio.request_validator import RequestValidator
+
+            sig = RequestValidator(token).compute_signature("http://localhost/ivr/recording", params)
+            r = client.post("/ivr/recording", data=params, headers={"X-Twilio-Signature": sig})
+            if r.status_code != 200:
+                raise click.ClickException(f"recording callback answered HTTP {r.status_code}")
+            click.echo(f"call {i + 1}/{n_calls}: {sim.call_sid[:12]}… agent {agent} ({team}), {dur:.0f} s recorded")
+        if not call_ids:
+            raise click.ClickException("no call reached an agent")
+        click.echo(f"{len(call_ids)} call(s), {audio_s / 60:.1f} audio minutes queued")
+        if not wait:
+            return
+        states = wait_for_calls(sessions, call_ids, desc="pipeline")
+    finally:
+        ext["pipeline"].stop()
+    scored = [c for c, (st, _) in states.items() if st == "scored"]
+    click.echo(f"done: {len(scored)} scored, {len(states) - len(scored)} failed; see `hotline calls`")
+    for cid, (st, err) in sorted(states.items()):
+        if st != "scored":
+            click.echo(f"  call {cid} failed: {err}", err=True)
+    if not scored:
+        raise SystemExit(1)

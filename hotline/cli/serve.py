@@ -1,0 +1,41 @@
+"""`hotline serve` and `hotline settings`."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=16, show_default=True, type=int, help="WSGI worker threads")
+@click.option("--ws-port", default=None, type=int, help="Media Streams WebSocket port (default: port+1; 0 = off)")
+def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
+    """Serve the webhooks and the QA workspace under waitress (a production WSGI server)."""
+    from waitress import serve as waitress_serve
+
+    from hotline.app import create_app
+
+    settings = Settings.from_env()
+    app = create_app(settings)
+    log.info("serving on http://%s:%d (database %s)", host, port, settings.describe()["database_url"])
+    if ws_port != 0:  # waitress cannot carry WebSockets: /ivr/stream gets its own small server
+        from ivr.stream_ws import start_ws_server
+
+        start_ws_server(app, host, ws_port or port + 1)
+    waitress_serve(
+        app, host=host, port=port, threads=threads, ident="hotline", channel_timeout=30, connection_limit=1000
+    )
+
+
+@click.command("settings")
+def show_settings() -> None:
+    """Print the effective settings; secrets show only whether they are set."""
+    for key, value in Settings.from_env().describe().items():
+        click.echo(f"HOTLINE_{key.upper()}={value}")

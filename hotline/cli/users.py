@@ -1,0 +1,69 @@
+"""`hotline users add|passwd|list`: workspace accounts (qa, supervisor, admin)."""
+
+from __future__ import annotations
+
+import click
+
+from hotline.settings import Settings
+from store.models_review import ROLES
+
+
+def _sessions() -> object:
+    from store.db import make_engine, migrate, session_factory
+
+    engine = make_engine(Settings.from_env().database_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+@click.group()
+def users() -> None:
+    """Accounts of the QA workspace (/qa)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="qa (质检员), supervisor (主管), admin")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="at least 6 characters")
+@click.option("--team", default="", help="the supervisor's team (default team on the sampling page)")
+def add(name: str, role: str, password: str, team: str) -> None:
+    """Create an account; the password is stored only as a salted hash."""
+    from store import review as repo
+    from store.db import transaction
+
+    with transaction(_sessions()) as s:  # type: ignore[arg-type]
+        try:
+            u = repo.create_user(s, name, role, password, team)
+        except repo.ReviewError as exc:
+            raise click.ClickException(str(exc)) from None
+        repo.audit(s, None, "change", "user", u.id, created=name, role=role)
+        uid = u.id
+    click.echo(f"user {name} ({role}) created, id {uid}")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(ROLES), default=None)
+def passwd(name: str, password: str, role: str | None) -> None:
+    """Set a new password (and optionally a new role)."""
+    from store import review as repo
+    from store.db import transaction
+
+    with transaction(_sessions()) as s:  # type: ignore[arg-type]
+        try:
+            u = repo.set_password(s, name, password, role)
+        except repo.ReviewError as exc:
+            raise click.ClickException(str(exc)) from None
+        repo.audit(s, None, "change", "user", u.id, password=True, role=role or "")
+    click.echo(f"user {name} updated")
+
+
+@users.command("list")
+def list_() -> None:
+    from store import review as repo
+    from store.db import transaction
+
+    with transaction(_sessions()) as s:  # type: ignore[arg-type]
+        for u in repo.list_users(s):
+            click.echo(f"{u.id}\t{u.name}\t{u.role}\t{u.team}")

@@ -1,0 +1,137 @@
+"""Settings from the environment (``HOTLINE_*``) with embedded defaults.
+
+Defaults run everything on one machine: a SQLite file and in-process workers under
+``HOTLINE_DATA_DIR``. Secrets are wrapped so they never print in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Secret(str):
+    """A string whose repr and str-in-logs never reveal the value."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _default_shared() -> Path:
+    return PROJECT_ROOT.parent / "shared"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service. Field name ``x`` is read from ``HOTLINE_X``."""
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""  # default: sqlite file in data_dir
+    redis_url: str = ""  # empty: in-process worker pool
+    public_url: str = ""  # external base URL Twilio calls (signature checks behind a proxy)
+    twilio_account_sid: str = ""
+    twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    validate_signatures: bool = True
+    menu_path: Path = PROJECT_ROOT / "ivr" / "menus" / "950618.yaml"
+    hours_path: Path = PROJECT_ROOT / "ivr" / "menus" / "hours.yaml"
+    timezone: str = "Asia/Shanghai"
+    agent_dial: str = ""  # IVR transfers: number, sip: or client: to <Dial>; empty = <Enqueue> by skill
+    ivr_router: str = ""  # "module:factory" making the speech router from the menu; empty = menu keywords
+    shared_dir: Path = field(default_factory=_default_shared)
+    models_dir: Path = Path("")  # default: data_dir/models
+    speech_engine: str = "vosk"  # vosk | whisper
+    vosk_model: str = ""  # directory of a Vosk model
+    whisper_model: str = ""  # directory of a CTranslate2 Whisper model
+    stream_mode: str = ""  # Media Streams speech menus: "" off, "1" alongside TwiML, "2" bidirectional
+    stream_url: str = ""  # wss:// URL Twilio streams to; default public_url (wss) + /ivr/stream
+    stream_model: str = ""  # Vosk model for stream menus; default vosk_model, else vosk-model-small-cn
+    stream_tts: str = "espeak-ng -v cmn-latn-pinyin -s 220 --stdout {text}"  # Mode 2 prompt audio
+    stream_prompts_dir: Path = Path("")  # recorded prompts (<key>.wav) that replace the TTS ones
+    caller_channel: int = 0  # which channel of a two-channel recording is the caller
+    redact_order_numbers: bool = False
+    scorecard_path: Path = PROJECT_ROOT / "qa" / "scorecards" / "default.yaml"
+    workers: int = 1  # in-process transcription worker processes
+    redis_queue: str = "hotline"  # RQ queue name (several installations can share one Redis)
+    job_attempts: int = 3  # attempts per pipeline step before the call is marked failed
+    job_lease_s: int = 60  # a running job whose worker is silent this long is handed to another
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir.resolve() / 'hotline.db'}")
+        if not str(self.models_dir) or str(self.models_dir) == ".":
+            object.__setattr__(self, "models_dir", self.data_dir / "models")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``HOTLINE_*`` variables; unknown types raise SettingsError."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = f"HOTLINE_{f.name.upper()}"
+            if key not in env:
+                continue
+            raw = env[key]
+            values[f.name] = _coerce(key, raw, f.type)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def describe(self) -> dict[str, str]:
+        """Printable view for `hotline settings`: secrets show only whether they are set."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                out[f.name] = "(set)" if value else "(not set)"
+            elif f.name == "database_url" or f.name == "redis_url":
+                out[f.name] = _mask_url(str(value))
+            else:
+                out[f.name] = str(value)
+        return out
+
+
+def _mask_url(url: str) -> str:
+    """Hide a password embedded in a URL (postgresql://user:pw@host/db)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":***"
+        return f"{scheme}://{creds}@{host}"
+    return url
+
+
+def _coerce(key: str, raw: str, typ: object) -> object:
+    name = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
+    if name == "bool":
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{key}: expected true/false, got {raw!r}")
+    if name == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{key}: expected an integer, got {raw!r}") from None
+    if name == "Path":
+        return Path(raw)
+    if name == "Secret":
+        return Secret(raw)
+    return raw

@@ -1,0 +1,1 @@
+"""Data of the speech router (requests, synonyms, policy, model): a package so wheels ship it."""

@@ -1,0 +1,507 @@
+"""Twilio Media Streams as a pure session: ``handle(message) -> actions``. No sockets, no threads.
+
+Twilio opens a WebSocket per call and sends ``connected``, ``start``, ``media`` (base64 μ-law,
+8 kHz, 20 ms), ``dtmf`` (bidirectional streams only), ``mark`` and ``stop``. The session checks
+the stream is ours (a signed custom parameter), hands caller audio to a recognizer through
+`Recognize` actions, and turns what was heard into the same `ivr.flow` steps the webhooks take.
+The socket layer (`ivr.stream_ws`) carries the actions out: it owns sockets, threads, Vosk
+and Twilio's REST client. Time is the stream's own clock (media timestamps), so a replayed
+stream gives the same actions every time.
+
+Two modes, chosen by the ``mode`` custom parameter:
+- ``"1"``: alongside TwiML (``<Start><Stream>`` + ``<Gather input="dtmf">``). The webhooks own
+  the call's state; the session reads it (`set_state`) to pick the grammar, and a recognized
+  request is handed to them by redirecting the live call (`Redirect`), where the flow engine
+  routes it, asks for confirmation when unsure, or ignores it.
+- ``"2"``: the whole menu over a bidirectional ``<Connect><Stream>``: prompts are played as
+  audio (`Play`), a caller's speech or key clears them (barge-in, ``clear``), DTMF comes from the
+  stream and this session runs the flow; a transfer or the goodbye redirects the call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from ivr.flow import BACK_WORDS, MAIN_WORDS, REPEAT_WORDS, Event, Flow, State, Step
+from ivr.menu import Menu
+
+SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
+FRAME_MS = 20  # Twilio sends 20 ms of 8 kHz μ-law per media message
+MEDIA_FORMAT = ("audio/x-mulaw", 8000, 1)
+SPEECH_URL = "/ivr/stream/speech"  # Mode 1: a recognized request enters the webhooks' flow here
+RESUME_URL = "/ivr/stream/resume"  # Mode 2: the call leaves the stream (transfer, goodbye)
+UNK = "[unk]"
+
+
+# ------------------------------------------------------------------ actions
+@dataclass(frozen=True)
+class Send:
+    """A message to Twilio on this socket (bidirectional streams: media, mark, clear)."""
+
+    message: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Recognize:
+    """Caller audio (μ-law bytes) for this stream's recognizer, in order, never dropped."""
+
+    audio: bytes
+
+
+@dataclass(frozen=True)
+class SetGrammar:
+    phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Play:
+    """Mode 2: say these texts as audio, then send mark ``mark`` (it comes back when played)."""
+
+    texts: tuple[str, ...]
+    mark: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Move the live call to this URL (relative to the public base) via Twilio's REST API."""
+
+    call_sid: str
+    url: str
+
+
+@dataclass(frozen=True)
+class StepTaken:
+    """Mode 2: the flow took a step; the web layer stores state and events (before a Redirect)."""
+
+    call_sid: str
+    step: Step
+
+
+@dataclass(frozen=True)
+class Close:
+    """End this stream: ``reason`` is "stop", "auth", "no-start", "format", "track", "malformed"."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A message that was not acted on (malformed, wrong track, out of order): counted and logged."""
+
+    reason: str
+
+
+Action = Send | Recognize | SetGrammar | Play | Redirect | StepTaken | Close | Ignored
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A recognizer hypothesis: ``final`` or a partial that may still change."""
+
+    text: str
+    final: bool
+    confidence: float | None = None
+
+
+# ------------------------------------------------------------------ auth
+def stream_signature(token: str, call_sid: str, mode: str) -> str:
+    """The ``sig`` custom parameter: HMAC-SHA256 of "<callSid>:<mode>" with the Twilio auth token.
+
+    Our TwiML puts it in ``<Parameter name="sig">``; Twilio echoes it in ``start``. Only a server
+    holding the token can make it, and it is bound to one call and one mode.
+    """
+    return hmac.new(token.encode(), f"{call_sid}:{mode}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_signature(token: str, call_sid: str, mode: str, sig: str) -> bool:
+    return bool(token) and hmac.compare_digest(stream_signature(token, call_sid, mode), sig or "")
+
+
+# ------------------------------------------------------------------ grammar
+def nav_words() -> tuple[str, ...]:
+    """Words the flow handles at every menu (repeat, back, main menu)."""
+    return (*REPEAT_WORDS, *BACK_WORDS, *MAIN_WORDS)
+
+
+def grammar_for(menu: Menu, state: State | None) -> tuple[str, ...]:
+    """Phrases a caller can usefully say at this point (``[unk]`` is added by the engine).
+
+    At a menu: keywords and labels of everything below it (the router searches that first),
+    the agent's words, and the navigation words. Confirming or at a callback offer: yes/no.
+    """
+    if state is None:
+        return ()
+    node = menu.nodes.get(state.node)
+    if node is None:
+        return ()
+    if state.phase in ("confirm",) or node.kind == "callback":
+        return _uniq((*menu.yes_words, *menu.no_words))
+    if state.phase == "clarify":
+        return _uniq(w for o in state.options if o in menu.nodes for w in _words(menu, o))
+    if node.kind not in ("menu", "info"):
+        return ()
+    scope = node.id if node.kind == "menu" else menu.parent(node.id)
+    words: list[str] = []
+    for n in menu.descendants(scope):
+        words.extend(_words(menu, n.id))
+    words.extend(_words(menu, menu.agent_node))
+    words.extend(nav_words())
+    return _uniq(words)
+
+
+def menu_vocabulary(menu: Menu) -> tuple[str, ...]:
+    """Every phrase any grammar of this menu can contain (for the start-up OOV report)."""
+    words: list[str] = [*nav_words(), *menu.yes_words, *menu.no_words]
+    for nid in menu.nodes:
+        words.extend(_words(menu, nid))
+    return _uniq(words)
+
+
+def _words(menu: Menu, node_id: str) -> list[str]:
+    node = menu.nodes[node_id]
+    return [*node.keywords, node.label] if node.keywords else []
+
+
+def _uniq(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(w.strip() for w in words if w and w.strip()))
+
+
+def out_of_vocabulary(
+    phrases: Iterable[str], has_word: Callable[[str], bool], split: Callable[[str], list[str]]
+) -> list[str]:
+    """Tokens of ``phrases`` the model cannot recognize (``split`` gives the engine's tokens)."""
+    missing: dict[str, None] = {}
+    for ph in phrases:
+        for tok in split(ph):
+            if tok != UNK and not has_word(tok):
+                missing[tok] = None
+    return list(missing)
+
+
+# ------------------------------------------------------------------ the session
+@dataclass(frozen=True)
+class SessionConfig:
+    flow: Flow
+    token: str  # Twilio auth token: verifies the ``sig`` custom parameter
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # opening hours only
+    stable_ms: int = 240  # a routable partial unchanged this long (stream audio) decides at once
+    digit_timeout_ms: int = 3000  # Mode 2 collect: digits without '#' are taken after this pause
+    max_malformed: int = 50  # more malformed messages than this closes the stream
+    redirect_wait_ms: int = 4000  # Mode 1: after a redirect, wait this long for the call to move
+
+
+class MediaStreamSession:
+    """One Twilio media stream. Not thread-safe: the socket layer serialises calls to it."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.cfg = config
+        self.flow = config.flow
+        self.menu = config.flow.menu
+        self.started = False
+        self.closed = False
+        self.mode = ""
+        self.call_sid = ""
+        self.stream_sid = ""
+        self.params: dict[str, str] = {}
+        self.state: State | None = None
+        self.clock_ms = 0  # stream time: the latest media timestamp
+        self.heard_ms = 0  # stream time the recognizer has processed up to
+        self.frames = 0
+        self.malformed = 0
+        self.ignored: dict[str, int] = {}
+        self.decisions = 0  # recognized requests acted on
+        self._partial = ""
+        self._partial_since = 0
+        self._decided = ""  # partial already acted on in this utterance
+        self._tried = ""  # stable partial the flow could not use
+        self._waiting_seq: int | None = None  # Mode 1: redirect sent from this flow step
+        self._waiting_at = 0  # stream time of that redirect
+        self._grammar: tuple[str, ...] | None = None
+        # Mode 2
+        self._marks = 0
+        self.playing = ""  # mark of the prompt being played, "" when silent
+        self._listen_since = 0
+        self._digits = ""
+        self._digits_at = 0
+        self._pending_end = ""  # mark after which the call is redirected (goodbye)
+        self._timeout_ms = 5000  # no-input timeout of the current prompt
+
+    # -- entry points ---------------------------------------------------
+    def handle(self, message: Any) -> list[Action]:
+        """One message from Twilio (already JSON-decoded)."""
+        if self.closed:
+            return []
+        if not isinstance(message, dict) or not isinstance(message.get("event"), str):
+            return self._malformed("not an event object")
+        event = message["event"]
+        if event == "connected":
+            return []
+        if event == "start":
+            return self._start(message)
+        if not self.started:
+            self.closed = True
+            return [Close("no-start")]
+        sid = message.get("streamSid")
+        if sid is not None and sid != self.stream_sid:
+            return self._ignore("other stream")
+        if event == "media":
+            return self._media(message)
+        if event == "dtmf":
+            return self._dtmf(message)
+        if event == "mark":
+            return self._mark(message)
+        if event == "stop":
+            self.closed = True
+            return [Close("stop")]
+        return self._ignore(f"event {event[:16]}")
+
+    def recognized(self, results: Sequence[Heard], at_ms: int) -> list[Action]:
+        """What the recognizer made of the audio up to stream time ``at_ms`` (called after each chunk)."""
+        if self.closed or not self.started:
+            return []
+        self.heard_ms = max(self.heard_ms, at_ms)
+        out: list[Action] = []
+        for r in results:
+            out.extend(self._heard(r))
+        p = self._partial
+        if p and p not in (self._decided, self._tried) and at_ms - self._partial_since >= self.cfg.stable_ms:
+            self._tried = p
+            out.extend(self._decide(p, None, final=False))
+        return out
+
+    def set_state(self, state: State | None) -> list[Action]:
+        """Mode 1: the call's state as the webhooks stored it (polled by the socket layer)."""
+        if self.mode != "1" or state is None:
+            return []
+        if self.state is not None and state.seq == self.state.seq and state.node == self.state.node:
+            return []
+        self.state = state
+        if self._waiting_seq is not None and state.seq != self._waiting_seq:
+            self._waiting_seq = None
+        return self._grammar_actions()
+
+    # -- protocol -------------------------------------------------------
+    def _start(self, message: dict[str, Any]) -> list[Action]:
+        if self.started:
+            return self._ignore("second start")
+        start = message.get("start")
+        if not isinstance(start, dict):
+            self.closed = True
+            return [Close("malformed")]
+        call_sid = str(start.get("callSid", ""))
+        stream_sid = str(start.get("streamSid") or message.get("streamSid") or "")
+        params = start.get("customParameters") or {}
+        if not SID_RE.match(call_sid) or not SID_RE.match(stream_sid) or not isinstance(params, dict):
+            self.closed = True
+            return [Close("malformed")]
+        mode = str(params.get("mode", "1"))
+        if mode not in ("1", "2") or not check_signature(self.cfg.token, call_sid, mode, str(params.get("sig", ""))):
+            self.closed = True
+            return [Close("auth")]
+        fmt = start.get("mediaFormat") or {}
+        got = (fmt.get("encoding"), int(fmt.get("sampleRate") or 0), int(fmt.get("channels") or 0))
+        if got != MEDIA_FORMAT:
+            self.closed = True
+            return [Close("format")]
+        tracks = start.get("tracks") or ["inbound"]
+        if "inbound" not in tracks:
+            self.closed = True
+            return [Close("track")]
+        self.started = True
+        self.mode, self.call_sid, self.stream_sid = mode, call_sid, stream_sid
+        self.params = {str(k): str(v) for k, v in params.items() if k != "sig"}
+        if mode == "2":
+            step = self.flow.step(None, Event("start"), now=self.cfg.now())
+            return self._apply(step)
+        return []
+
+    def _media(self, message: dict[str, Any]) -> list[Action]:
+        media = message.get("media")
+        if not isinstance(media, dict):
+            return self._malformed("media without body")
+        if media.get("track", "inbound") != "inbound":
+            return self._ignore("wrong track")
+        try:
+            audio = base64.b64decode(str(media.get("payload", "")), validate=True)
+            ts = int(media.get("timestamp", self.clock_ms + FRAME_MS))
+        except (binascii.Error, ValueError):
+            return self._malformed("bad payload")
+        self.frames += 1
+        self.clock_ms = max(self.clock_ms, ts)
+        out: list[Action] = [Recognize(audio)] if audio else []
+        if self.mode == "2":
+            out.extend(self._timers())
+        return out
+
+    def _dtmf(self, message: dict[str, Any]) -> list[Action]:
+        body = message.get("dtmf")
+        digit = str(body.get("digit", "")) if isinstance(body, dict) else ""
+        if len(digit) != 1 or digit not in "0123456789*#":
+            return self._malformed("bad dtmf")
+        if self.mode != "2":
+            return self._ignore("dtmf in mode 1")  # the <Gather input="dtmf"> gets the keys
+        out = self._barge_in()
+        if self.state is None or self.state.phase == "ended":
+            return out
+        node = self.menu.nodes[self.state.node]
+        if node.kind == "collect" and self.state.phase != "readback":
+            if digit == "#" or (digit == "*" and not self._digits):
+                keys, self._digits = self._digits + digit, ""
+                return out + self._apply(self._step(Event("digits", digits=keys)))
+            self._digits += digit
+            self._digits_at = self.clock_ms
+            if len(self._digits) >= node.max_digits:
+                keys, self._digits = self._digits, ""
+                return out + self._apply(self._step(Event("digits", digits=keys)))
+            return out
+        return out + self._apply(self._step(Event("digits", digits=digit)))
+
+    def _mark(self, message: dict[str, Any]) -> list[Action]:
+        body = message.get("mark")
+        name = str(body.get("name", "")) if isinstance(body, dict) else ""
+        if not name:
+            return self._malformed("mark without name")
+        if name == self.playing:
+            self.playing = ""
+            self._listen_since = self.clock_ms
+        if name == self._pending_end:
+            self._pending_end = ""
+            return [Redirect(self.call_sid, _url(RESUME_URL, s=self.state.seq if self.state else 0))]
+        return []
+
+    # -- recognition ----------------------------------------------------
+    def _heard(self, r: Heard) -> list[Action]:
+        text = r.text.strip()
+        out: list[Action] = []
+        if text and self.mode == "2":
+            out.extend(self._barge_in())
+        if not r.final:
+            if text != self._partial:
+                self._partial, self._partial_since = text, self.heard_ms
+            return out
+        decided = self._decided
+        self._partial, self._decided, self._tried = "", "", ""
+        if not text or (decided and decided == text):
+            return out  # nothing, or the partial we already acted on
+        return out + self._decide(text, r.confidence, final=True)
+
+    def _decide(self, text: str, confidence: float | None, *, final: bool) -> list[Action]:
+        """A request heard: act if the flow would route it (or ask to confirm it)."""
+        st = self.state
+        if self._waiting_seq is not None and self.heard_ms - self._waiting_at >= self.cfg.redirect_wait_ms:
+            self._waiting_seq = None  # the redirect got lost (REST error, stale step): listen again
+        if st is None or st.phase in ("ended", "transferred") or self._waiting_seq is not None:
+            return []
+        step = self._step(Event("speech", text=text, confidence=confidence))
+        acts = (
+            step.state.node != st.node
+            or step.state.phase != st.phase
+            or bool([n for n in step.notes if n.kind == "repeat"])
+        )
+        if not acts and not final:
+            return []  # a partial the flow cannot use: wait for more
+        self._decided = "" if final else text
+        if self.mode == "1":
+            if not acts:
+                return []  # no match: the caller keeps the keypad menu, no interruption
+            self.decisions += 1
+            self._waiting_seq, self._waiting_at = st.seq, self.heard_ms
+            conf = "" if confidence is None else f"{confidence:.2f}"
+            url = _url(SPEECH_URL, s=st.seq, n=st.node, said=text[:100], c=conf or None)
+            return [Redirect(self.call_sid, url)]
+        self.decisions += 1
+        return self._apply(step)
+
+    # -- Mode 2 ---------------------------------------------------------
+    def _step(self, event: Event) -> Step:
+        return self.flow.step(self.state, event, now=self.cfg.now())
+
+    def _apply(self, step: Step) -> list[Action]:
+        """Mode 2: adopt a flow step: store it, then play its prompt or leave the stream."""
+        self.state = step.state
+        self._digits = ""
+        self._timeout_ms = (step.gather.timeout if step.gather else 5) * 1000
+        out: list[Action] = [StepTaken(self.call_sid, step), *self._barge_in()]
+        if step.action == "transfer":
+            out.append(Redirect(self.call_sid, _url(RESUME_URL, s=step.state.seq)))
+            return out
+        self._marks += 1
+        mark = f"p{self._marks}"
+        if step.action == "hangup":
+            self._pending_end = mark
+            out.append(Play(step.say, mark))
+            self.playing = mark
+            return out
+        out.append(Play(step.say, mark))
+        self.playing = mark
+        out.extend(self._grammar_actions())
+        return out
+
+    def _barge_in(self) -> list[Action]:
+        if self.mode != "2" or not self.playing or self._pending_end:
+            return []
+        self.playing = ""
+        self._listen_since = self.clock_ms
+        return [Send({"event": "clear", "streamSid": self.stream_sid})]
+
+    def _timers(self) -> list[Action]:
+        """No input after the prompt, or digits typed without '#': both from the stream clock."""
+        st = self.state
+        if st is None or st.phase in ("ended", "transferred") or self.playing or self._pending_end:
+            return []
+        if self._digits and self.clock_ms - self._digits_at >= self.cfg.digit_timeout_ms:
+            keys, self._digits = self._digits, ""
+            return self._apply(self._step(Event("digits", digits=keys)))
+        if not self._digits and not self._partial and self.clock_ms - self._listen_since >= self._timeout_ms:
+            return self._apply(self._step(Event("no_input")))
+        return []
+
+    def _grammar_actions(self) -> list[Action]:
+        phrases = grammar_for(self.menu, self.state)
+        if phrases == self._grammar:
+            return []
+        self._grammar = phrases
+        self._partial, self._decided, self._tried = "", "", ""
+        return [SetGrammar(phrases)]
+
+    # -- bad input --------------------------------------------------------
+    def _ignore(self, reason: str) -> list[Action]:
+        self.ignored[reason] = self.ignored.get(reason, 0) + 1
+        return [Ignored(reason)]
+
+    def _malformed(self, reason: str) -> list[Action]:
+        self.malformed += 1
+        if self.malformed > self.cfg.max_malformed:
+            self.closed = True
+            return [Close("malformed")]
+        return self._ignore(reason)
+
+
+# ------------------------------------------------------------------ outgoing messages
+def media_messages(stream_sid: str, ulaw: bytes, chunk_bytes: int = 8000) -> list[dict[str, Any]]:
+    """Audio to play on a bidirectional stream, as ``media`` messages of ``chunk_bytes`` (1 s)."""
+    return [
+        {
+            "event": "media",
+            "streamSid": stream_sid,
+            "media": {"payload": base64.b64encode(ulaw[i : i + chunk_bytes]).decode()},
+        }
+        for i in range(0, len(ulaw), chunk_bytes)
+    ]
+
+
+def mark_message(stream_sid: str, name: str) -> dict[str, Any]:
+    return {"event": "mark", "streamSid": stream_sid, "mark": {"name": name}}
+
+
+def _url(path: str, **params: object) -> str:
+    return f"{path}?{urlencode({k: v for k, v in params.items() if v is not None})}"

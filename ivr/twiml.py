@@ -1,0 +1,158 @@
+"""Render flow steps as TwiML with twilio's own builder (pure: values in, XML text out).
+
+Every response either listens (``<Gather>`` followed by a ``<Redirect>`` so a silent caller is
+never left in dead air), transfers (recording notice, then ``<Dial>`` or ``<Enqueue>`` with a
+dual-channel recording), or says goodbye and hangs up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from ivr.flow import GatherSpec, State, Step
+
+LANGUAGE = "zh-CN"
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where Twilio posts next (relative: Twilio resolves them against the URL it just called)."""
+
+    gather: str = "/ivr/gather"
+    after: str = "/ivr/after"  # <Dial>/<Enqueue> action: the agent leg ended
+    hold: str = "/ivr/hold"  # <Enqueue> waitUrl
+    recording: str = "/ivr/recording"
+    status: str = "/ivr/status"
+
+
+def with_query(url: str, **params: object) -> str:
+    return f"{url}?{urlencode({k: v for k, v in params.items() if v is not None})}"
+
+
+def _say(parent: VoiceResponse | Gather, text: str, voice: str) -> None:
+    if text:
+        if voice:
+            parent.say(text, language=LANGUAGE, voice=voice)
+        else:
+            parent.say(text, language=LANGUAGE)
+
+
+SEQ_MARK = "999999999"  # stands for the step number in cached answers (ours are far smaller)
+
+
+def render(step: Step, *, urls: Urls = Urls(), voice: str = "", agent_dial: str = "") -> str:
+    """TwiML for one step. ``agent_dial`` (number, sip: or client:) dials agents; empty enqueues.
+
+    Answers differ between calls only by the step number in their URLs, so the XML is built
+    once per distinct answer and the number filled in.
+    """
+    key = (step.say, step.gather, step.action, step.skill, step.notice, step.node, urls, voice, agent_dial)
+    return _render_cached(*key).replace(f"s={SEQ_MARK}", f"s={step.state.seq}")
+
+
+@lru_cache(maxsize=1024)
+def _render_cached(
+    say: tuple[str, ...],
+    gather_spec: GatherSpec | None,
+    action: str,
+    skill: str,
+    notice: str,
+    node: str,
+    urls: Urls,
+    voice: str,
+    agent_dial: str,
+) -> str:
+    step = Step(say, State(node=node, seq=int(SEQ_MARK)), action, gather_spec, skill=skill, notice=notice)
+    return _render(step, urls=urls, voice=voice, agent_dial=agent_dial)
+
+
+def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str) -> str:
+    resp = VoiceResponse()
+    seq = step.state.seq
+    if step.action == "gather" and step.gather is not None:
+        g = step.gather
+        action = with_query(urls.gather, s=seq, n=step.node)
+        kwargs: dict[str, object] = {
+            "input": g.input,
+            "action": action,
+            "method": "POST",
+            "timeout": g.timeout,
+            "action_on_empty_result": True,
+            "finish_on_key": g.finish_on_key,
+        }
+        if g.num_digits:
+            kwargs["num_digits"] = g.num_digits
+        if "speech" in g.input:
+            kwargs.update(language=LANGUAGE, speech_timeout="auto")
+            if g.hints:
+                kwargs["hints"] = ",".join(h.replace(",", " ") for h in g.hints[:100])
+        gather = resp.gather(**kwargs)
+        for text in step.say:
+            _say(gather, text, voice)
+        resp.redirect(action, method="POST")  # reached only if Twilio did not post the Gather
+    elif step.action == "transfer":
+        for text in step.say:
+            _say(resp, text, voice)
+        _say(resp, step.notice, voice)
+        after = with_query(urls.after, s=seq, n=step.node)
+        if agent_dial:
+            dial = Dial(
+                action=after,
+                method="POST",
+                timeout=30,
+                record="record-from-answer-dual",
+                recording_status_callback=urls.recording,
+                recording_status_callback_method="POST",
+                recording_status_callback_event="completed",
+            )
+            if agent_dial.startswith("sip:"):
+                dial.sip(agent_dial)
+            elif agent_dial.startswith("client:"):
+                dial.client(agent_dial.split(":", 1)[1])
+            else:
+                dial.number(
+                    agent_dial,
+                    status_callback=urls.status,
+                    status_callback_method="POST",
+                    status_callback_event="answered completed",
+                )
+            resp.append(dial)
+        else:
+            start = resp.start()
+            start.recording(
+                recording_status_callback=urls.recording,
+                recording_status_callback_method="POST",
+                recording_status_callback_event="completed",
+                channels="dual",
+                track="both",
+            )
+            resp.enqueue(
+                step.skill or "general", action=after, method="POST", wait_url=urls.hold, wait_url_method="POST"
+            )
+    else:
+        for text in step.say:
+            _say(resp, text, voice)
+        resp.hangup()
+    return str(resp.to_xml())
+
+
+def render_hold(text: str, *, voice: str = "", pause: int = 20) -> str:
+    """The queue's wait music: a message, then a pause; Twilio repeats the waitUrl."""
+    resp = VoiceResponse()
+    _say(resp, text, voice)
+    resp.pause(length=pause)
+    return str(resp.to_xml())
+
+
+def render_fallback(apology: str, notice: str, *, urls: Urls = Urls(), voice: str = "", agent_dial: str = "") -> str:
+    """When our primary webhook failed: apologise and transfer, without needing the store."""
+    step = Step((apology,), State(node="agent", seq=0), action="transfer", skill="general", notice=notice)
+    return render(step, urls=urls, voice=voice, agent_dial=agent_dial)
+
+
+def render_empty() -> str:
+    return str(VoiceResponse().to_xml())

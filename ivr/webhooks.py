@@ -1,0 +1,416 @@
+"""Twilio's voice webhooks: the flow engine at the edge of HTTP and the store.
+
+Each request: check the signature, read the call's state by CallSid, take one flow step,
+write state and events in one short transaction, answer TwiML. A retried request (same
+CallSid and step number) gets the stored answer again, so nothing is applied twice.
+Logs carry CallSids and node ids only, never digits, speech or phone numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import importlib
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.request_validator import RequestValidator
+
+from ivr.auth import auth_token, public_request_url
+from ivr.flow import Event, Flow, SpeechRouter, State, Step
+from ivr.hours import load_hours
+from ivr.menu import load_menu
+from ivr.twiml import Urls, render, render_empty, render_fallback, render_hold
+from store import calls as repo
+from store.db import transaction
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ivr", __name__, url_prefix="/ivr")
+
+SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
+TERMINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+TWIML = "application/xml"
+
+
+@dataclass
+class IvrContext:
+    """What the webhooks share: the flow engine, rendering options and the request validator."""
+
+    flow: Flow
+    validator: RequestValidator
+    sessions: sessionmaker[Session]
+    engine: Engine
+    public_url: str = ""
+    validate_signatures: bool = True
+    agent_dial: str = ""
+    voice: str = ""
+    urls: Urls = field(default_factory=Urls)
+    write_lock: Any = None  # SQLite: one writer at a time in this process
+
+    def writing(self) -> Any:
+        """Serialise this process's webhook transactions on SQLite.
+
+        SQLite allows one writer; without this, threads that find the database locked sleep in
+        SQLite's busy handler (1, 2, 5 … 100 ms steps) and the slowest requests pay for it.
+        A Python lock hands the turn over at once. Other databases need no such lock.
+        """
+        return self.write_lock or contextlib.nullcontext()
+
+
+def register(app: Flask) -> None:
+    """Load the menu and hours (a broken menu stops start-up here) and mount the webhooks."""
+    ext = app.extensions["hotline"]
+    settings = ext["settings"]  # hotline.settings.Settings (not imported: ivr sits below hotline)
+    menu = load_menu(settings.menu_path)
+    hours = load_hours(settings.hours_path, default_tz=settings.timezone)
+    router = make_router(settings.ivr_router, menu)
+    token = auth_token(settings.twilio_auth_token.reveal() if settings.twilio_auth_token else "", settings.data_dir)
+    if not settings.twilio_auth_token:
+        log.warning(
+            "HOTLINE_TWILIO_AUTH_TOKEN is not set: webhooks accept only requests signed with the local "
+            "development token (hotline simulate); set it before pointing a Twilio number here"
+        )
+    if not settings.validate_signatures:
+        log.warning("HOTLINE_VALIDATE_SIGNATURES=false: webhook signatures are NOT checked")
+    repo.background_checkpoints(ext["engine"])
+    ext["ivr"] = IvrContext(
+        flow=Flow(menu, hours, router),
+        validator=RequestValidator(token),
+        sessions=ext["sessions"],
+        engine=ext["engine"],
+        public_url=str(settings.public_url),
+        validate_signatures=bool(settings.validate_signatures),
+        agent_dial=str(settings.agent_dial),
+        voice=menu.voice,
+        write_lock=threading.Lock() if ext["engine"].dialect.name == "sqlite" else None,
+    )
+    app.register_blueprint(bp)
+
+
+def make_router(spec: str, menu: Any) -> SpeechRouter | None:
+    """``module:factory`` -> factory(menu), a SpeechRouter; empty means the menu's keywords."""
+    if not spec:
+        return None
+    module, _, attr = spec.partition(":")
+    factory = getattr(importlib.import_module(module), attr or "make_router")
+    router: SpeechRouter = factory(menu)
+    return router
+
+
+def _ctx() -> IvrContext:
+    ctx: IvrContext = current_app.extensions["hotline"]["ivr"]
+    return ctx
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype=TWIML)
+
+
+def mask_number(number: str) -> str:
+    """+8613812345678 -> +86138****5678: enough to recognise a caller, not to dial them."""
+    number = number.strip()
+    if not number:
+        return ""
+    if len(number) <= 6:
+        return "****"
+    return number[: max(0, len(number) - 8)] + "****" + number[-4:]
+
+
+@bp.before_request
+def _check_signature() -> Response | None:
+    ctx = _ctx()
+    if not ctx.validate_signatures:
+        return None
+    signature = request.headers.get("X-Twilio-Signature", "")
+    full_path = request.full_path if request.query_string else request.path
+    url = public_request_url(ctx.public_url, request.url, full_path)
+    if not signature or not _signed(ctx.validator, url, signature):
+        log.warning("ivr: refused %s %s: %s signature", request.method, request.path, "bad" if signature else "no")
+        return Response("forbidden: bad or missing X-Twilio-Signature\n", status=403, mimetype="text/plain")
+    return None
+
+
+def _signed(validator: RequestValidator, url: str, signature: str) -> bool:
+    """One HMAC for the URL as seen; twilio's full check (with and without port) only if that fails."""
+    if hmac.compare_digest(validator.compute_signature(url, request.form), signature):
+        return True
+    return bool(validator.validate(url, request.form, signature))
+
+
+def _call_sid() -> str:
+    sid = request.form.get("CallSid", "")
+    if not SID_RE.match(sid):
+        abort(400, description="CallSid missing or malformed")
+    return sid
+
+
+def _seq() -> int | None:
+    raw = request.args.get("s", "")
+    return int(raw) if raw.isdigit() and len(raw) < 9 else None
+
+
+def _input_event() -> Event:
+    digits = request.form.get("Digits", "")
+    speech = request.form.get("SpeechResult", "")
+    if digits:
+        clean = "".join(c for c in digits if c in "0123456789*#")[:40]
+        return Event("digits", digits=clean) if clean else Event("no_input")
+    if speech.strip():
+        raw_conf = request.form.get("Confidence", "")
+        try:
+            conf: float | None = min(1.0, max(0.0, float(raw_conf)))
+        except ValueError:
+            conf = None
+        return Event("speech", text=speech.strip()[:500], confidence=conf)
+    return Event("no_input")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _apply(conn: Connection, call: repo.CallState, step: Step, key: str, twiml: str) -> None:
+    """Write one step: the new state (with the answer, for retries), events and the call's summary."""
+    st = step.state
+    values: dict[str, Any] = {
+        "flow_state": {**st.to_dict(), "_last": {"key": key, "twiml": twiml}},
+        "menu_path": list(st.path),
+    }
+    if st.outcome and st.outcome != call.outcome:
+        values["outcome"] = st.outcome
+    if step.action == "transfer" and step.skill:
+        values["skill"] = step.skill
+    if step.survey_score is not None:
+        values["survey_score"] = step.survey_score
+    if step.callback is not None:
+        repo.add_callback_request(conn, call.id, number=request.form.get("From", ""), skill=step.callback)
+    repo.save_step(conn, call.id, values, ((n.kind, n.node, n.detail) for n in step.notes), request_key=key)
+
+
+def _advance(kind: str, event_of: Any) -> Response:
+    """Shared body of /gather and /after: one flow step for this call, exactly once per request."""
+    ctx = _ctx()
+    sid = _call_sid()
+    seq = _seq()
+    key = f"{kind}:{sid}:{seq}"
+    with ctx.writing(), ctx.engine.begin() as conn:
+        call, _ = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
+        state = _state_of(call.flow_state)
+        last = call.flow_state.get("_last") or {}
+        if state is not None and last.get("key") == key:
+            return _xml(str(last.get("twiml")))  # a retry of the request we last answered
+        if state is not None and seq is not None and seq != state.seq and last.get("twiml"):
+            log.info("ivr: call %s stale step %s (now %s): repeating the last answer", sid, seq, state.seq)
+            return _xml(str(last["twiml"]))
+        now = _now()
+        if state is None:
+            log.info("ivr: call %s unknown or unreadable at /%s: starting over", sid, kind)
+            step = ctx.flow.step(None, Event("start"), now=now)
+            restart = ctx.flow.msg("restart")
+            step = Step((restart, *step.say[1:]), step.state, step.action, step.gather, notes=step.notes)
+        else:
+            step = ctx.flow.step(state, event_of(), now=now)
+        twiml = render(step, urls=ctx.urls, voice=ctx.voice, agent_dial=ctx.agent_dial)
+        _apply(conn, call, step, key, twiml)
+    log.info("ivr: call %s step %s -> %s (%s)", sid, seq, step.node, step.action)
+    return _xml(twiml)
+
+
+def _state_of(data: dict[str, Any] | None) -> State | None:
+    data = data or {}
+    if not data.get("node"):
+        return None
+    try:
+        state = State.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return state if state.node in _ctx().flow.menu.nodes else None
+
+
+@bp.post("/voice")
+def voice() -> Response:
+    """A call starts: create its record and answer with the welcome and the main menu."""
+    ctx = _ctx()
+    sid = _call_sid()
+    key = f"voice:{sid}"
+    with ctx.writing(), ctx.engine.begin() as conn:
+        call, created = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
+        last = call.flow_state.get("_last") or {}
+        if not created and last.get("twiml"):
+            return _xml(str(last["twiml"]))  # Twilio retried, or re-fetched the voice URL
+        step = ctx.flow.step(None, Event("start"), now=_now())
+        twiml = render(step, urls=ctx.urls, voice=ctx.voice, agent_dial=ctx.agent_dial)
+        _apply(conn, call, step, key, twiml)
+    log.info("ivr: call %s started", sid)
+    return _xml(twiml)
+
+
+@bp.post("/gather")
+def gather() -> Response:
+    """The caller pressed keys, spoke, or stayed silent (actionOnEmptyResult)."""
+    return _advance("gather", _input_event)
+
+
+@bp.post("/after")
+def after() -> Response:
+    """The <Dial>/<Enqueue> leg ended: survey after a conversation, callback offer if it failed."""
+
+    def event() -> Event:
+        status = request.form.get("DialCallStatus") or request.form.get("QueueResult") or "completed"
+        return Event("transfer_end", text=status[:32])
+
+    return _advance("after", event)
+
+
+@bp.post("/hold")
+def hold() -> Response:
+    """The queue's waitUrl: a hold message; Twilio repeats it until an agent answers."""
+    ctx = _ctx()
+    return _xml(render_hold(ctx.flow.msg("hold"), voice=ctx.voice))
+
+
+@bp.post("/status")
+def status() -> Response:
+    """Call status callback: end time, duration and final outcome (abandoned if nothing else)."""
+    ctx = _ctx()
+    sid = _call_sid()
+    call_status = request.form.get("CallStatus", "")[:32]
+    parent = request.form.get("ParentCallSid", "")
+    key = f"status:{sid}:{call_status}"
+    with ctx.writing(), ctx.engine.begin() as conn:
+        if parent and SID_RE.match(parent):  # the agent leg of a <Dial>: note it on the caller's call
+            pid = repo.find_call_id(conn, parent)
+            if pid is not None and not repo.seen_key(conn, pid, key):
+                repo.save_step(conn, pid, {}, [("agent-leg", "", {"status": call_status})], request_key=key)
+            return _xml(render_empty())
+        call, _ = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
+        if repo.seen_key(conn, call.id, key):
+            return _xml(render_empty())
+        detail: dict[str, Any] = {"status": call_status}
+        values: dict[str, Any] = {"status": call_status} if call_status else {}
+        if call_status in TERMINAL_STATUSES:
+            state = _state_of(call.flow_state)
+            outcome = call.outcome or "abandoned"
+            if state is not None:
+                end = ctx.flow.step(state, Event("hangup"), now=_now())
+                outcome = end.outcome or outcome
+                values["flow_state"] = {**end.state.to_dict(), "_last": call.flow_state.get("_last")}
+            with contextlib.suppress(ValueError):
+                values["duration_s"] = float(request.form.get("CallDuration", ""))
+            values["outcome"] = call.outcome or outcome
+            values["ended_at"] = repo.ended_now(conn, call.id)
+            detail["outcome"] = values["outcome"]
+        repo.save_step(conn, call.id, values, [("status", "", detail)], request_key=key)
+    log.info("ivr: call %s status %s", sid, call_status)
+    return _xml(render_empty())
+
+
+@bp.post("/recording")
+def recording() -> Response:
+    """Recording status callback: store it once per RecordingSid, then hand it to the pipeline hook."""
+    ctx = _ctx()
+    sid = _call_sid()
+    rec_sid = request.form.get("RecordingSid", "")
+    if not SID_RE.match(rec_sid):
+        abort(400, description="RecordingSid missing or malformed")
+    rec_status = request.form.get("RecordingStatus", "completed")[:32]
+    url = request.form.get("RecordingUrl", "")[:2000]
+    if url and not url.startswith(("https://", "http://", "file://")):
+        abort(400, description="RecordingUrl must be an http(s) or file URL")
+    key = f"recording:{rec_sid}:{rec_status}"
+    ref = None
+    with ctx.writing(), transaction(ctx.sessions) as session:
+        call, _ = repo.get_or_create_call(session, sid)
+        if rec_status == "completed":
+            try:
+                duration: float | None = float(request.form.get("RecordingDuration", ""))
+            except ValueError:
+                duration = None
+            channels = request.form.get("RecordingChannels", "")
+            ref = repo.save_recording(
+                session,
+                call,
+                recording_sid=rec_sid,
+                url=url,
+                duration_s=duration,
+                channels=int(channels) if channels.isdigit() else 0,
+            )
+        if not repo.seen_request(session, call, key):
+            repo.add_events(session, call, [("recording", "", {"sid": rec_sid, "status": rec_status})], request_key=key)
+    log.info("ivr: call %s recording %s %s", sid, rec_sid, rec_status)
+    hook = current_app.extensions["hotline"].get("on_recording")
+    if ref is not None and callable(hook):
+        try:
+            hook(ref.call_id, ref.recording_id)
+        except Exception:
+            log.exception("ivr: on_recording hook failed for call %s recording %s", sid, rec_sid)
+            return Response("recording stored; processing could not be queued, retry\n", status=503)
+    return _xml(render_empty())
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+def fallback() -> Response:
+    """Twilio's fallback URL (our primary answer failed): apologise and transfer, never silence.
+
+    Works without the store, since the store may be what failed; the event is noted if possible.
+    """
+    ctx = _ctx()
+    sid = request.form.get("CallSid", "")
+    twiml = render_fallback(
+        ctx.flow.msg("fallback"),
+        ctx.flow.msg("recording_notice"),
+        urls=ctx.urls,
+        voice=ctx.voice,
+        agent_dial=ctx.agent_dial,
+    )
+    if SID_RE.match(sid):
+        try:
+            with ctx.writing(), transaction(ctx.sessions) as session:
+                call, _ = repo.get_or_create_call(session, sid, caller_masked=mask_number(request.form.get("From", "")))
+                call.outcome = call.outcome or "transferred"
+                call.skill = call.skill or "general"
+                code = request.form.get("ErrorCode", "")[:16]
+                repo.add_events(session, call, [("fallback", "", {"error": code})], request_key=f"fallback:{sid}")
+        except Exception:
+            log.exception("ivr: fallback for call %s could not be recorded", sid)
+    log.warning("ivr: fallback used for call %s", sid or "-")
+    return _xml(twiml)
+
+
+@bp.errorhandler(Exception)
+def _server_error(exc: Exception) -> Response:
+    """Never silence: a caller-facing webhook that fails still apologises and transfers."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        return _client_error(exc) if (exc.code or 500) < 500 else Response(str(exc), status=exc.code or 500)
+    log.exception("ivr: %s failed", request.path)
+    if request.path.rstrip("/").endswith(("/status", "/recording")):
+        return Response("temporarily unavailable, retry\n", status=503, mimetype="text/plain")
+    ctx = _ctx()
+    twiml = render_fallback(
+        ctx.flow.msg("fallback"),
+        ctx.flow.msg("recording_notice"),
+        urls=ctx.urls,
+        voice=ctx.voice,
+        agent_dial=ctx.agent_dial,
+    )
+    return _xml(twiml)
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+@bp.errorhandler(413)
+def _client_error(exc: Any) -> Response:
+    code = getattr(exc, "code", 400) or 400
+    desc = getattr(exc, "description", "bad request")
+    return Response(f"{desc}\n", status=code, mimetype="text/plain")

@@ -1,0 +1,141 @@
+"""CSV of any call list and the supervisor's zip (recordings, transcripts, scorecards, summary).
+
+The zip is written to a temporary file, not memory: a sample of a few hundred calls with audio
+is tens of megabytes. Files that are missing on disk are listed in the summary, not fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.orm import Session
+
+from qa.review.present import FLAG_LABELS, OUTCOME_LABELS, local_time
+from store import review as repo
+
+CSV_HEADER = [
+    "通话ID",
+    "CallSid",
+    "开始时间",
+    "客服",
+    "班组",
+    "结果",
+    "菜单路径",
+    "时长(秒)",
+    "满意度评分",
+    "自动总分",
+    "一票否决",
+    "客户情绪",
+    "标记",
+    "人工总分",
+    "有录音",
+]
+MAX_ZIP_CALLS = 500
+
+
+def csv_row(r: repo.CallRow, tz: str, extra: Iterable[str] = ()) -> list[str]:
+    return [
+        str(r.id),
+        r.call_sid,
+        local_time(r.started_at, tz),
+        r.agent_id,
+        r.team,
+        OUTCOME_LABELS.get(r.outcome, r.outcome),
+        " > ".join(r.menu_path),
+        "" if r.duration_s is None else f"{r.duration_s:.0f}",
+        "" if r.survey_score is None else str(r.survey_score),
+        "" if r.total is None else f"{r.total:.1f}",
+        "是" if r.auto_fail else "",
+        "" if r.customer_sentiment is None else f"{r.customer_sentiment:.2f}",
+        "、".join(FLAG_LABELS.get(f, f) for f in r.flags),
+        "" if r.human_total is None else f"{r.human_total:.1f}",
+        "是" if r.has_recording else "否",
+        *extra,
+    ]
+
+
+def csv_lines(rows: Iterable[repo.CallRow], tz: str, extra_header: list[str] | None = None) -> Iterator[str]:
+    """CSV text a row at a time (streamed to the browser), UTF-8 BOM so Excel reads Chinese."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_HEADER + (extra_header or []))
+    yield "\ufeff" + buf.getvalue()
+    for r in rows:
+        buf.seek(0)
+        buf.truncate()
+        w.writerow(csv_row(r, tz))
+        yield buf.getvalue()
+
+
+def build_zip(
+    s: Session, call_ids: list[int], data_dir: Path, tz: str, notes: dict[int, str] | None = None
+) -> tuple[IO[bytes], int]:
+    """Zip of the calls; returns the rewound temp file and how many recordings went in."""
+    notes = notes or {}
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to send_file, which closes it
+    n_audio = 0
+    summary = io.StringIO()
+    w = csv.writer(summary)
+    w.writerow([*CSV_HEADER, "抽检原因", "录音文件", "转写文件", "评分文件"])
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for row in repo.load_rows(s, call_ids[:MAX_ZIP_CALLS]):
+            d = repo.call_detail(s, row.id)
+            assert d is not None
+            stem = f"{row.id:06d}_{row.call_sid}"
+            audio_name = ""
+            if d.recording is not None:
+                src = (data_dir / d.recording.audio_path).resolve()
+                if src.is_file() and data_dir.resolve() in src.parents:
+                    audio_name = f"recordings/{stem}{src.suffix or '.wav'}"
+                    z.write(src, audio_name, compress_type=zipfile.ZIP_STORED)
+                    n_audio += 1
+            tr_name = ""
+            if d.transcript is not None:
+                tr_name = f"transcripts/{stem}.json"
+                z.writestr(tr_name, json.dumps(d.transcript.data, ensure_ascii=False, indent=1))
+                z.writestr(f"transcripts/{stem}.txt", _plain(d.transcript.data))
+            sc_name = ""
+            if d.score is not None:
+                sc_name = f"scorecards/{stem}.json"
+                z.writestr(sc_name, json.dumps(_scorecard(d), ensure_ascii=False, indent=1, default=str))
+            w.writerow([*csv_row(row, tz), notes.get(row.id, ""), audio_name, tr_name, sc_name])
+        z.writestr("summary.csv", "\ufeff" + summary.getvalue())
+    out.seek(0)
+    return out, n_audio
+
+
+def _plain(data: dict[str, Any]) -> str:
+    lines = []
+    for u in data.get("utterances") or []:
+        who = {"customer": "客户", "agent": "客服"}.get(u.get("speaker"), "未知")
+        start = u.get("start")
+        at = "" if start is None else f"[{float(start):7.2f}] "
+        lines.append(f"{at}{who}：{u.get('text', '')}")
+    return "\n".join(lines) + "\n"
+
+
+def _scorecard(d: repo.CallDetail) -> dict[str, Any]:
+    sc = d.score
+    assert sc is not None
+    return {
+        "call_id": d.call.id,
+        "scorecard": sc.scorecard,
+        "scorecard_version": sc.scorecard_version,
+        "total": sc.total,
+        "auto_fail": sc.auto_fail,
+        "customer_sentiment": sc.customer_sentiment,
+        "customer_satisfaction": sc.customer_satisfaction,
+        "flags": sc.flags,
+        "items": sc.items,
+        "human_reviews": [
+            {"reviewer": name, "total": r.total, "auto_fail": r.auto_fail, "status": r.status, "items": r.items}
+            for r, name in d.reviews
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Scorecards as YAML data (default.yaml); see qa.scorecard."""

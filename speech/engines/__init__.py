@@ -1,0 +1,1 @@
+"""Recognition engines behind `speech.transcribe.Transcriber`. Each imports its own library."""

@@ -1,0 +1,268 @@
+"""PII redaction of transcripts before anything is stored: phone, ID-card, bank-card numbers.
+
+Numbers are found whether written in Arabic digits or read out in Chinese numerals (一二三…,
+幺 for 1, 两 for 2, 零/〇 for 0), also when a recognizer split them over several words or put
+spaces/dashes between groups. They are replaced by typed tags ([电话], [身份证], [银行卡], and
+optionally [订单号]); a redacted span keeps the start of its first word and the end of its last.
+
+Only digit-by-digit runs count: prices, times and dates are either short runs or positional
+numerals (三百八十九元, 十点半, 2024年3月15日) and are left alone. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from speech.text import join_tokens, needs_space
+from speech.types import Transcript, Utterance, Word
+
+PHONE = "[电话]"
+ID_CARD = "[身份证]"
+BANK_CARD = "[银行卡]"
+ORDER = "[订单号]"
+
+DIGIT_CHARS: dict[str, str] = {
+    **{str(i): str(i) for i in range(10)},
+    **{chr(0xFF10 + i): str(i) for i in range(10)},  # full-width ０-９
+    "零": "0", "〇": "0", "○": "0",
+    "一": "1", "幺": "1", "壹": "1",
+    "二": "2", "两": "2", "贰": "2",
+    "三": "3", "叁": "3",
+    "四": "4", "肆": "4",
+    "五": "5", "伍": "5",
+    "六": "6", "陆": "6",
+    "七": "7", "柒": "7",
+    "八": "8", "捌": "8",
+    "九": "9", "玖": "9",
+}  # fmt: skip
+X_CHARS = frozenset("Xx叉")
+SEPARATORS = frozenset(" -‐–—_.·,，、")
+MAX_SEP = 2  # at most this many separator characters between two digits of one number
+
+PHONE_WORDS = ("电话", "手机", "号码", "联系方式", "联系电话", "拨打", "座机", "微信")
+ID_WORDS = ("身份证", "证件号", "身份号")
+BANK_WORDS = ("银行卡", "卡号", "信用卡", "储蓄卡", "借记卡", "账号", "账户")
+ORDER_WORDS = ("订单", "单号", "运单", "快递单", "物流单")
+CONTEXT_CHARS = 10
+
+
+@dataclass(frozen=True)
+class Policy:
+    phones: bool = True
+    id_cards: bool = True
+    bank_cards: bool = True
+    order_numbers: bool = False
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # character offsets in the text, end exclusive
+    end: int
+    tag: str
+    digits: str
+
+
+def _runs(text: str) -> list[tuple[int, int, str, list[int]]]:
+    """Digit runs: (start, end, digits, group sizes split at separators). A trailing X is kept."""
+    out: list[tuple[int, int, str, list[int]]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] not in DIGIT_CHARS:
+            i += 1
+            continue
+        start, digits, groups, cur = i, "", [], 0
+        j = i
+        while j < n:
+            ch = text[j]
+            if ch in DIGIT_CHARS:
+                digits += DIGIT_CHARS[ch]
+                cur += 1
+                j += 1
+                continue
+            k = j
+            while k < n and text[k] in SEPARATORS and k - j < MAX_SEP:
+                k += 1
+            if k > j and k < n and text[k] in DIGIT_CHARS:
+                groups.append(cur)
+                cur = 0
+                j = k
+                continue
+            break
+        end = j
+        if j < n and text[j] in X_CHARS and len(digits) in (14, 17):  # ID cards end in X
+            digits += "X"
+            end = j + 1
+        groups.append(cur)
+        out.append((start, end, digits, groups))
+        i = max(end, i + 1)
+    return out
+
+
+def _id_like(d: str) -> bool:
+    """Mainland ID shape: 18 chars (17 digits + digit/X) with a plausible birth date, or 15 digits."""
+    if len(d) == 18 and d[:17].isdigit() and (d[17].isdigit() or d[17] == "X"):
+        y, m, day = int(d[6:10]), int(d[10:12]), int(d[12:14])
+        return d[0] in "123456789" and 1900 <= y <= 2100 and 1 <= m <= 12 and 1 <= day <= 31
+    if len(d) == 15 and d.isdigit():
+        m, day = int(d[8:10]), int(d[10:12])
+        return d[0] in "123456789" and 1 <= m <= 12 and 1 <= day <= 31
+    return False
+
+
+def _mobile(d: str) -> bool:
+    if len(d) == 11 and d[0] == "1" and d[1] in "3456789":
+        return True
+    return len(d) == 13 and d.startswith("86") and d[2] == "1" and d[3] in "3456789"
+
+
+def _landline(d: str) -> bool:
+    # area code (010, 021, 0755 …) + 7-8 digit number
+    return d.startswith("0") and not d.startswith("00") and 10 <= len(d) <= 12
+
+
+def _service_number(d: str) -> bool:
+    """Business hotlines are not personal data: 400/800 numbers, 95xxx / 96xxx, 1xxxx short codes."""
+    return (len(d) == 10 and d[:3] in ("400", "800")) or (len(d) <= 6 and d[:2] in ("95", "96", "10", "12"))
+
+
+def classify(digits: str, context: str, policy: Policy, fallback: bool = True) -> str | None:
+    """The tag for one digit run, or None when it is not (or not configured as) PII.
+
+    ``fallback``: with order numbers on, a long run nothing else explains is an order number.
+    """
+    n = len(digits.rstrip("X"))
+    has = lambda words: any(w in context for w in words)  # noqa: E731
+    if has(ORDER_WORDS) and not has(PHONE_WORDS[:2]) and n >= 6:
+        return ORDER if policy.order_numbers else None
+    if digits.endswith("X") or _id_like(digits) or (has(ID_WORDS) and 14 <= n <= 18):
+        return ID_CARD if policy.id_cards else None
+    if has(BANK_WORDS) and 12 <= n <= 19:
+        return BANK_CARD if policy.bank_cards else None
+    if _mobile(digits) or _landline(digits) or (has(PHONE_WORDS) and 7 <= n <= 12 and not _service_number(digits)):
+        return PHONE if policy.phones else None
+    if 16 <= n <= 19:
+        return BANK_CARD if policy.bank_cards else None
+    if fallback and policy.order_numbers and 9 <= n <= 20 and not _service_number(digits):
+        return ORDER
+    return None
+
+
+def find_spans(text: str, policy: Policy = Policy()) -> list[Span]:
+    spans: list[Span] = []
+    for start, end, digits, groups in _runs(text):
+        if len(digits) < 7 or _service_number(digits):
+            continue
+        context = text[max(0, start - CONTEXT_CHARS) : start]
+        tag = classify(digits, context, policy, fallback=False)
+        parts = _split_groups(text, start, groups, policy) if tag is None and len(groups) > 1 else []
+        if tag is None and not parts:
+            tag = classify(digits, context, policy)
+        if tag is not None:
+            spans.append(Span(start, end, tag, digits))
+        spans.extend(parts)
+    return spans
+
+
+def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> list[Span]:
+    """Several numbers read back to back ("13812345678 13987654321"): classify group sequences.
+
+    Only by shape (context words could make any 7-digit tail a "phone"): mobile, landline, ID, card.
+    """
+    # character offsets of each group in the text
+    bounds: list[tuple[int, int]] = []
+    pos = start
+    for size in groups:
+        while text[pos] not in DIGIT_CHARS:
+            pos += 1
+        s = pos
+        seen = 0
+        while seen < size:
+            if text[pos] in DIGIT_CHARS:
+                seen += 1
+            pos += 1
+        bounds.append((s, pos))
+    out: list[Span] = []
+    i = 0
+    while i < len(groups):
+        found = None
+        for j in range(len(groups), i, -1):
+            seg = "".join(DIGIT_CHARS.get(c, "") for c in text[bounds[i][0] : bounds[j - 1][1]])
+            if len(seg) >= 7 and (tag := classify(seg, "", policy, fallback=False)) is not None:
+                found = (j, Span(bounds[i][0], bounds[j - 1][1], tag, seg))
+                break
+        if found:
+            out.append(found[1])
+            i = found[0]
+        else:
+            i += 1
+    return out
+
+
+def redact_text(text: str, policy: Policy = Policy()) -> str:
+    out, last = [], 0
+    for sp in find_spans(text, policy):
+        out.append(text[last : sp.start])
+        out.append(sp.tag)
+        last = sp.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _word_offsets(words: tuple[Word, ...]) -> tuple[str, list[tuple[int, int]]]:
+    """The joined text of the words (as join_tokens builds it) and each word's char range."""
+    text, offs = "", []
+    for w in words:
+        tok = w.text.strip()
+        if text and tok and needs_space(text, tok):
+            text += " "
+        offs.append((len(text), len(text) + len(tok)))
+        text += tok
+    return text, offs
+
+
+def redact_words(words: tuple[Word, ...], policy: Policy = Policy()) -> tuple[Word, ...]:
+    """Words with PII spans merged into one tagged word (first start, last end, lowest conf)."""
+    text, offs = _word_offsets(words)
+    spans = find_spans(text, policy)
+    if not spans:
+        return words
+    out: list[Word] = []
+    i = 0
+    for sp in spans:
+        while i < len(words) and offs[i][1] <= sp.start:
+            out.append(words[i])
+            i += 1
+        j = i
+        while j < len(words) and offs[j][0] < sp.end:
+            j += 1
+        if j == i:  # span in a gap (cannot happen with digits); keep going
+            continue
+        first, last = words[i], words[j - 1]
+        prefix = first.text.strip()[: max(0, sp.start - offs[i][0])]
+        suffix = last.text.strip()[max(0, sp.end - offs[j - 1][0]) :]
+        conf = min(w.conf for w in words[i:j])
+        merged = Word(prefix + sp.tag + suffix, first.start, last.end, conf)
+        # several spans inside one word: redact the rest of that word's text too
+        merged = replace(merged, text=redact_text(merged.text, policy)) if suffix else merged
+        out.append(merged)
+        i = j
+    out.extend(words[i:])
+    return tuple(out)
+
+
+def redact_utterance(u: Utterance, policy: Policy = Policy()) -> Utterance:
+    if u.words:
+        words = redact_words(u.words, policy)
+        if words is u.words:
+            return u
+        return replace(u, words=words, text=join_tokens(w.text for w in words))
+    text = redact_text(u.text, policy)
+    return u if text == u.text else replace(u, text=text)
+
+
+def redact_transcript(t: Transcript, policy: Policy | None = None, *, order_numbers: bool | None = None) -> Transcript:
+    """Every utterance redacted; ``order_numbers`` overrides the policy's flag (settings shortcut)."""
+    policy = policy or Policy()
+    if order_numbers is not None:
+        policy = replace(policy, order_numbers=order_numbers)
+    return replace(t, utterances=tuple(redact_utterance(u, policy) for u in t.utterances), redacted=True)

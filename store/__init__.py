@@ -1,0 +1,1 @@
+"""store: SQLAlchemy models and repository functions. Imports nothing of ours."""

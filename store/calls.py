@@ -1,0 +1,273 @@
+"""Repository functions for calls, their events, callback requests and recording events.
+
+Each webhook does one short transaction through these: read the call (locked where the
+database supports it), write its new state and events. Kept minimal so webhooks stay fast.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store.base import utcnow
+from store.models import Call, CallbackRequest, CallEvent
+from store.models_pipeline import Recording
+
+WAL_LIMIT = 64 * 1024 * 1024
+CALLS: Table = Call.__table__  # type: ignore[assignment]
+EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
+
+
+def background_checkpoints(engine: Engine, every_s: float = 1.0) -> threading.Thread | None:
+    """SQLite only: move WAL checkpoints (the only fsyncs in WAL+NORMAL) off the request path.
+
+    By default the connection whose commit crosses 1000 WAL pages runs the checkpoint and
+    its request waits for the fsync (hundreds of ms on slow disks). Here new connections
+    never auto-checkpoint and a daemon thread runs a non-blocking PASSIVE checkpoint.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+
+    @event.listens_for(engine, "connect")
+    def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA wal_autocheckpoint=0")
+        cur.close()
+
+    engine.dispose()  # pooled connections made before the listener get the pragma on reconnect
+    path = str(engine.url.database)
+    alive = weakref.ref(engine)  # the thread ends once the app's engine is gone
+
+    def run() -> None:
+        import os
+        import sqlite3
+
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        try:
+            while alive() is not None:
+                time.sleep(every_s)
+                try:
+                    big = os.path.exists(path + "-wal") and os.path.getsize(path + "-wal") > WAL_LIMIT
+                    mode = "TRUNCATE" if big else "PASSIVE"  # readers that never pause: force it back down
+                    conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+                except (sqlite3.Error, OSError):
+                    pass  # busy or gone: try again next time
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=run, name="sqlite-checkpoint", daemon=True)
+    thread.start()
+    return thread
+
+
+def get_call(session: Session, call_sid: str, *, lock: bool = False) -> Call | None:
+    """The call with this CallSid; ``lock`` serialises concurrent webhooks on PostgreSQL."""
+    stmt = select(Call).where(Call.call_sid == call_sid)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def create_call(
+    session: Session, call_sid: str, *, caller_masked: str = "", started_at: datetime | None = None
+) -> Call:
+    call = Call(
+        call_sid=call_sid,
+        caller_masked=caller_masked,
+        started_at=started_at or utcnow(),
+        menu_path=[],
+        flow_state={},
+        status="in-progress",
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+# Built once: constructing statements per request costs more than running them on SQLite.
+_SELECT_STATE = select(CALLS.c.id, CALLS.c.flow_state, CALLS.c.outcome).where(CALLS.c.call_sid == bindparam("sid"))
+_SELECT_STATE_LOCKED = _SELECT_STATE.with_for_update()
+_INSERT_EVENTS = insert(EVENTS)
+
+
+@lru_cache(maxsize=64)
+def _update_for(columns: tuple[str, ...]) -> Any:
+    return update(CALLS).where(CALLS.c.id == bindparam("cid")).values({c: bindparam(f"v_{c}") for c in columns})
+
+
+@dataclass(frozen=True)
+class CallState:
+    """The few columns a webhook needs to take a step (read without loading the whole row)."""
+
+    id: int
+    flow_state: dict[str, Any]
+    outcome: str
+
+
+def load_state(conn: Connection, call_sid: str, *, caller_masked: str = "") -> tuple[CallState, bool]:
+    """The call's id, flow state and outcome, creating the call if it is new.
+
+    Core on a plain Connection (``engine.begin()``): a third of the cost of an ORM Session,
+    and this runs on every webhook.
+    """
+    t = CALLS
+    stmt = _SELECT_STATE if conn.dialect.name == "sqlite" else _SELECT_STATE_LOCKED
+    params = {"sid": call_sid}
+    row = conn.execute(stmt, params).first()
+    if row is not None:
+        return CallState(row.id, row.flow_state or {}, row.outcome or ""), False
+    values = {
+        "call_sid": call_sid,
+        "caller_masked": caller_masked,
+        "started_at": utcnow(),
+        "menu_path": [],
+        "flow_state": {},
+        "status": "in-progress",
+        "outcome": "",
+    }
+    try:
+        with conn.begin_nested():
+            new_id = conn.execute(insert(t).values(**values).returning(t.c.id)).scalar_one()
+    except IntegrityError:  # the same CallSid inserted concurrently
+        row = conn.execute(stmt, params).one()
+        return CallState(row.id, row.flow_state or {}, row.outcome or ""), False
+    return CallState(new_id, {}, ""), True
+
+
+def find_call_id(conn: Connection, call_sid: str) -> int | None:
+    return conn.execute(select(CALLS.c.id).where(CALLS.c.call_sid == call_sid)).scalar()
+
+
+def seen_key(conn: Connection, call_id: int, request_key: str) -> bool:
+    """Whether an event for this request was already stored (a retried callback)."""
+    stmt = select(EVENTS.c.id).where(EVENTS.c.call_id == call_id, EVENTS.c.request_key == request_key).limit(1)
+    return conn.execute(stmt).first() is not None
+
+
+def ended_now(conn: Connection, call_id: int) -> datetime:
+    """The call's end time: the one already recorded, else now."""
+    return conn.execute(select(CALLS.c.ended_at).where(CALLS.c.id == call_id)).scalar() or utcnow()
+
+
+def save_step(
+    conn: Connection,
+    call_id: int,
+    values: Mapping[str, Any],
+    events: Iterable[tuple[str, str, Mapping[str, Any]]],
+    *,
+    request_key: str = "",
+) -> None:
+    """Write one flow step: changed call columns and its events, in two statements."""
+    if values:
+        conn.execute(_update_for(tuple(sorted(values))), {"cid": call_id, **{f"v_{k}": v for k, v in values.items()}})
+    now = utcnow()
+    rows = [
+        {"call_id": call_id, "at": now, "kind": k, "node": n, "detail": dict(d), "request_key": request_key}
+        for k, n, d in events
+    ]
+    if rows:
+        conn.execute(_INSERT_EVENTS, rows)
+
+
+def get_or_create_call(session: Session, call_sid: str, *, caller_masked: str = "") -> tuple[Call, bool]:
+    """Existing call or a new one; a concurrent insert of the same CallSid is resolved, not raised."""
+    call = get_call(session, call_sid, lock=True)
+    if call is not None:
+        return call, False
+    try:
+        with session.begin_nested():
+            call = create_call(session, call_sid, caller_masked=caller_masked)
+        return call, True
+    except IntegrityError:
+        found = get_call(session, call_sid, lock=True)
+        if found is None:  # pragma: no cover - the row vanished between insert and select
+            raise
+        return found, False
+
+
+def add_events(
+    session: Session, call: Call, events: Iterable[tuple[str, str, Mapping[str, Any]]], *, request_key: str = ""
+) -> None:
+    """Append events ``(kind, node, detail)`` to a call, tagged with the request that caused them."""
+    now = utcnow()
+    for kind, node, detail in events:
+        session.add(
+            CallEvent(call_id=call.id, at=now, kind=kind, node=node, detail=dict(detail), request_key=request_key)
+        )
+
+
+def seen_request(session: Session, call: Call, request_key: str) -> bool:
+    """Whether an event for this request was already stored (a retried webhook)."""
+    stmt = select(CallEvent.id).where(CallEvent.call_id == call.id, CallEvent.request_key == request_key).limit(1)
+    return session.scalars(stmt).first() is not None
+
+
+def add_callback_request(conn: Connection, call_id: int, *, number: str, skill: str) -> None:
+    """The one place the caller's full number is kept: we need it to call back."""
+    table: Table = CallbackRequest.__table__  # type: ignore[assignment]
+    conn.execute(
+        insert(table).values(call_id=call_id, number=number[:32], skill=skill, requested_at=utcnow(), status="open")
+    )
+
+
+def end_call(session: Session, call: Call, *, status: str, duration_s: float | None, outcome: str) -> None:
+    call.status = status
+    if call.ended_at is None:
+        call.ended_at = utcnow()
+    if duration_s is not None:
+        call.duration_s = duration_s
+    if outcome and not call.outcome:
+        call.outcome = outcome
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    call_id: int
+    recording_id: int
+    created: bool
+
+
+def save_recording(
+    session: Session,
+    call: Call,
+    *,
+    recording_sid: str,
+    url: str,
+    duration_s: float | None = None,
+    channels: int = 0,
+) -> RecordingRef:
+    """Store a completed recording once per RecordingSid and point the call at it (idempotent)."""
+    existing = session.scalars(select(Recording).where(Recording.recording_sid == recording_sid)).first()
+    created = False
+    if existing is None:
+        try:
+            with session.begin_nested():
+                existing = Recording(
+                    call_id=call.id,
+                    recording_sid=recording_sid,
+                    source_url=url,
+                    duration_s=duration_s,
+                    channels=channels,
+                )
+                session.add(existing)
+                session.flush()
+            created = True
+        except IntegrityError:
+            existing = session.scalars(select(Recording).where(Recording.recording_sid == recording_sid)).one()
+    call.recording_sid = recording_sid
+    call.recording_url = url
+    return RecordingRef(call_id=call.id, recording_id=existing.id, created=created)
+
+
+def list_events(session: Session, call: Call) -> list[CallEvent]:
+    return list(session.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))

@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import pytest
+
+from hotline.settings import Secret, Settings, SettingsError
+
+
+def test_defaults_are_embedded(tmp_path: Path) -> None:
+    s = Settings.from_env({"HOTLINE_DATA_DIR": str(tmp_path)})
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("hotline.db")
+    assert s.redis_url == ""
+    assert s.models_dir == tmp_path / "models"
+
+
+def test_secret_never_printed() -> None:
+    s = Settings.from_env({"HOTLINE_TWILIO_AUTH_TOKEN": "abc123secret"})
+    assert "abc123secret" not in repr(s)
+    assert s.describe()["twilio_auth_token"] == "(set)"
+    assert s.twilio_auth_token.reveal() == "abc123secret"
+    assert repr(Secret("")) == "Secret('')"
+
+
+def test_database_password_masked() -> None:
+    s = Settings.from_env({"HOTLINE_DATABASE_URL": "postgresql://u:pw@localhost/db"})
+    assert "pw" not in s.describe()["database_url"]
+
+
+def test_bad_values_name_the_variable() -> None:
+    with pytest.raises(SettingsError, match="HOTLINE_WORKERS"):
+        Settings.from_env({"HOTLINE_WORKERS": "many"})
+    with pytest.raises(SettingsError, match="HOTLINE_VALIDATE_SIGNATURES"):
+        Settings.from_env({"HOTLINE_VALIDATE_SIGNATURES": "maybe"})

@@ -1,0 +1,252 @@
+"""Queue mechanics on a real SQLite store with fake speech/QA steps: idempotence, retries, leases, failures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.jobs import PermanentError
+from hotline.pipeline import Fetcher, store_audio
+from hotline.runtime import Pipeline
+from hotline.settings import Settings
+from store import pipeline as repo
+from store.db import make_engine, migrate, session_factory, transaction
+from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
+
+from .util import add_call, call_state, wait_for, write_wav
+
+
+def fake_transcribe(path: Path) -> dict[str, Any]:
+    if path.stat().st_size < 2000:
+        return {"duration": 0.1, "engine": "fake", "model": "m", "language": "zh", "utterances": []}
+    return {
+        "duration": 1.0,
+        "engine": "fake",
+        "model": "m",
+        "language": "zh",
+        "utterances": [
+            {"speaker": "agent", "start": 0.0, "end": 0.5, "text": "您好很高兴为您服务", "words": []},
+            {"speaker": "customer", "start": 0.5, "end": 1.0, "text": "我的电话是13812345678", "words": []},
+        ],
+    }
+
+
+def fake_redact(d: dict[str, Any]) -> dict[str, Any]:
+    out = dict(d, redacted=True)
+    out["utterances"] = [dict(u, text=u["text"].replace("13812345678", "[电话]")) for u in d["utterances"]]
+    return out
+
+
+def fake_score(d: dict[str, Any], call_id: int) -> dict[str, Any]:
+    return {"id": str(call_id), "total": 80.0, "items": {"greeting": {"score": 10}}, "flags": [], "details": {}}
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def make_pipe(settings: Settings, sessions: sessionmaker[Session], **kw: Any) -> Pipeline:
+    kw.setdefault("transcribe", fake_transcribe)
+    kw.setdefault("redact", fake_redact)
+    kw.setdefault("score", fake_score)
+    return Pipeline(settings.with_(job_lease_s=2), sessions, threads=2, **kw)
+
+
+def test_call_goes_through_all_steps_and_duplicate_admit_is_one_job(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "a.wav", seconds=1.0)
+    pipe = make_pipe(settings, sessions)
+    call_id, rec_id = add_call(sessions, "1", wav.as_uri())
+    pipe.admit(call_id, rec_id)
+    pipe.admit(call_id, rec_id)  # Twilio retried the callback
+    try:
+        wait_for(lambda: call_state(sessions, call_id)[0] == "scored")
+    finally:
+        pipe.stop()
+    with transaction(sessions) as s:
+        jobs = s.scalars(select(Job).order_by(Job.id)).all()
+        assert [(j.step, j.status, j.attempts) for j in jobs] == [
+            ("fetch", "done", 1),
+            ("transcribe", "done", 1),
+            ("score", "done", 1),
+        ]
+        rec = s.get(Recording, rec_id)
+        assert rec is not None and rec.channels == 2 and rec.duration_s == pytest.approx(1.0)
+        assert rec.audio_path == f"recordings/{rec.sha256[:2]}/{rec.sha256}.wav"
+        assert (settings.data_dir / rec.audio_path).read_bytes() == wav.read_bytes()
+        tr = s.scalars(select(TranscriptRow)).one()
+        assert "13812345678" not in str(tr.data) and "[电话]" in tr.text
+        assert s.scalars(select(ScoreRow.total)).one() == 80.0
+
+
+def test_failures_are_bounded_and_the_queue_goes_on(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    flaky = {"n": 0}
+
+    def flaky_score(d: dict[str, Any], call_id: int) -> dict[str, Any]:
+        if call_id == flaky_id:
+            flaky["n"] += 1
+            if flaky["n"] == 1:
+                raise TimeoutError("QA service hiccup")
+        return fake_score(d, call_id)
+
+    def always_broken(d: dict[str, Any], call_id: int) -> dict[str, Any]:
+        if call_id == broken_id:
+            raise RuntimeError("bug")
+        return flaky_score(d, call_id)
+
+    good = write_wav(tmp_path / "good.wav")
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\x01" * 60)
+    silent = write_wav(tmp_path / "silent.wav", seconds=0.05)
+    missing = tmp_path / "missing.wav"
+    ok_id, r1 = add_call(sessions, "ok", good.as_uri())
+    flaky_id, r2 = add_call(sessions, "flaky", str(good))  # a plain path works too
+    broken_id, r3 = add_call(sessions, "broken", good.as_uri())
+    corrupt_id, r4 = add_call(sessions, "corrupt", corrupt.as_uri())
+    silent_id, r5 = add_call(sessions, "silent", silent.as_uri())
+    missing_id, r6 = add_call(sessions, "missing", missing.as_uri())
+    pipe = make_pipe(settings, sessions, score=always_broken)
+    for c, r in [(corrupt_id, r4), (silent_id, r5), (missing_id, r6), (broken_id, r3), (flaky_id, r2), (ok_id, r1)]:
+        pipe.admit(c, r)
+    try:
+        wait_for(
+            lambda: (
+                all(call_state(sessions, c)[0] in ("scored", "failed") for c in (ok_id, flaky_id, broken_id))
+                and all(call_state(sessions, c)[0] == "failed" for c in (corrupt_id, silent_id, missing_id))
+            ),
+            timeout=40,
+        )
+    finally:
+        pipe.stop()
+    assert call_state(sessions, ok_id) == ("scored", "")
+    assert call_state(sessions, flaky_id) == ("scored", "")
+    state, err = call_state(sessions, broken_id)
+    assert state == "failed" and "score: RuntimeError: bug (attempt 3/3)" in err
+    assert "corrupt recording" in call_state(sessions, corrupt_id)[1]
+    assert "silent recording" in call_state(sessions, silent_id)[1]
+    assert "recording not found" in call_state(sessions, missing_id)[1]
+    with transaction(sessions) as s:
+        failed = Job.call_id.in_([corrupt_id, silent_id, missing_id]) & (Job.status == "failed")
+        permanent = s.scalars(select(Job.attempts).where(failed)).all()
+        assert permanent == [1, 1, 1]  # retrying cannot fix these: one attempt each
+
+    # `hotline jobs retry`: the broken step runs again, with a fixed scorer
+    pipe2 = make_pipe(settings, sessions)
+    retried = pipe2.retry()
+    assert len(retried) == 4
+    try:
+        wait_for(lambda: call_state(sessions, broken_id)[0] == "scored")
+    finally:
+        pipe2.stop()
+
+
+def test_dead_worker_lease_expires_and_zombie_cannot_complete(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "a.wav")
+    pipe = make_pipe(settings, sessions)
+    call_id, rec_id = add_call(sessions, "1", wav.as_uri())
+    with transaction(sessions) as s:
+        refs = pipe.admit_in(s, call_id, rec_id)
+    job_id = refs[0].id
+    with transaction(sessions) as s:  # a worker claims it ... and dies
+        attempt = repo.claim(s, job_id, "dead-worker", repo.now_utc())
+        assert attempt == 1
+        assert repo.claim(s, job_id, "other", repo.now_utc()) is None  # nobody else can take it
+    assert pipe.runner.reap() == []  # lease still fresh
+    with transaction(sessions) as s:
+        s.execute(update(Job).values(updated_at=repo.now_utc() - timedelta(seconds=10)))
+    requeued = pipe.runner.reap()
+    assert [r.id for r in requeued] == [job_id]
+    assert "stopped responding" in call_state(sessions, call_id)[1]
+    assert pipe.runner.run(job_id, "w2") == "done"
+    with transaction(sessions) as s:  # the zombie wakes up: its completion is refused
+        assert repo.complete(s, job_id, "dead-worker", 1, repo.now_utc()) is False
+        job = s.get(Job, job_id)
+        assert job is not None and job.status == "done" and job.attempts == 2 and job.worker == "w2"
+
+
+def test_orphan_recording_is_admitted_by_the_sweeper(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "a.wav")
+    call_id, _ = add_call(sessions, "1", wav.as_uri())  # stored, but the hook never ran
+    pipe = make_pipe(settings, sessions)
+    pipe.sweep_orphans()
+    try:
+        wait_for(lambda: call_state(sessions, call_id)[0] == "scored")
+    finally:
+        pipe.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hits: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        _Handler.hits.append((self.path, self.headers.get("Authorization", "")))
+        if self.path.startswith("/flaky") and sum(p.startswith("/flaky") for p, _ in _Handler.hits) < 3:
+            self.send_response(503)
+            self.end_headers()
+            return
+        if self.path.startswith("/gone"):
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = b"RIFF" + b"\x00" * 100
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_base() -> Iterator[str]:
+    _Handler.hits = []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_fetcher_http_retries_404_and_auth(http_base: str) -> None:
+    sleeps: list[float] = []
+    f = Fetcher("AC123", "s3cr3t", retries=3, backoff_s=0.5, auth_hosts=("127.0.0.1",), sleep=sleeps.append)
+    data, ext = f.fetch(http_base + "/flaky/RE1")
+    assert ext == "wav" and len(data) == 104 and sleeps == [0.5, 1.0]
+    assert all(a.startswith("Basic ") for _, a in _Handler.hits)
+    with pytest.raises(PermanentError, match="HTTP 404"):
+        f.fetch(http_base + "/gone/RE2")
+    assert sleeps == [0.5, 1.0, 0.5, 1.0, 2.0]  # bounded: 4 tries
+    plain = Fetcher("AC123", "s3cr3t", sleep=sleeps.append)  # credentials never go to other hosts
+    _Handler.hits = []
+    plain.fetch(http_base + "/x")
+    assert _Handler.hits == [("/x", "")]
+    with pytest.raises(PermanentError, match="Twilio credentials missing"):
+        Fetcher().fetch("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1")
+    assert "s3cr3t" not in repr(f)
+
+
+def test_store_audio_is_content_addressed(tmp_path: Path) -> None:
+    a = store_audio(tmp_path, b"RIFF1234", "wav")
+    b = store_audio(tmp_path, b"RIFF1234", "wav")
+    assert a == b and (tmp_path / a[0]).read_bytes() == b"RIFF1234"
+    assert len(list((tmp_path / "recordings").rglob("*"))) == 2  # one dir, one file

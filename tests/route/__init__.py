@@ -1,0 +1,1 @@
+"""Tests of the speech router (ivr.route)."""

@@ -1,0 +1,125 @@
+"""Decoding every fixture format with the real ffmpeg, channel split, μ-law, VAD, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech import audio
+from speech.audio import Audio, AudioError, decode, pcm_to_ulaw, speech_regions, split_call, ulaw_to_pcm
+from tests.speech.conftest import FIXTURES
+
+SPEECH_FILES = [
+    ("ko_delivery_16k.wav", 1),
+    ("ko_delivery_8k_mulaw.wav", 1),
+    ("ko_delivery_8k_alaw.wav", 1),
+    ("ko_delivery_8k.ul", 1),
+    ("ko_delivery_44k.mp3", 1),
+    ("ko_delivery_48k.ogg", 1),
+    ("ko_delivery_16k.flac", 1),
+    ("ko_delivery_44k_stereo.wav", 2),
+    ("ko_call_8k_stereo.wav", 2),
+    ("zh_greeting_16k.wav", 1),
+]
+
+
+@pytest.mark.parametrize(("name", "channels"), SPEECH_FILES)
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_decodes_each_format(name: str, channels: int, rate: int) -> None:
+    a = decode(FIXTURES / name, rate=rate)
+    assert a.rate == rate
+    assert a.n_channels == channels
+    assert all(c.dtype == np.int16 and len(c) == len(a.channels[0]) for c in a.channels)
+    assert 1.5 < a.duration < 6.0
+    assert int(np.abs(a.mono()).max()) > 1000  # there is speech in it, not silence
+
+
+def test_same_speech_in_every_format_is_aligned() -> None:
+    """All delivery variants come from one source: lengths agree within MP3 padding."""
+    ref = decode(FIXTURES / "ko_delivery_16k.wav")
+    for name, _ in SPEECH_FILES[:8]:
+        a = decode(FIXTURES / name)
+        assert abs(a.duration - ref.duration) < 0.08, name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("empty.wav", "empty"),
+        ("corrupt.mp3", "cannot decode"),
+        ("truncated.wav", "cannot decode"),
+        ("not_audio.wav", "cannot decode"),
+        ("missing.wav", "no such file"),
+    ],
+)
+def test_bad_files_raise_one_error_naming_file_and_reason(name: str, reason: str) -> None:
+    with pytest.raises(AudioError) as err:
+        decode(FIXTURES / name)
+    assert name in str(err.value)
+    assert reason in err.value.reason
+    assert err.value.path.endswith(name)
+
+
+def test_header_only_wav_is_no_audio(tmp_path: Path) -> None:
+    head = (FIXTURES / "ko_delivery_16k.wav").read_bytes()[:44]
+    f = tmp_path / "header_only.wav"
+    f.write_bytes(head)
+    with pytest.raises(AudioError, match=r"header_only\.wav"):
+        decode(f)
+
+
+def test_silence_decodes_and_has_no_speech_regions() -> None:
+    a = decode(FIXTURES / "silence_8k.wav", rate=8000)
+    assert a.duration == pytest.approx(3.0, abs=0.01)
+    assert speech_regions(a.channels[0], 8000) == []
+
+
+def test_vad_skips_long_gap_only() -> None:
+    a = decode(FIXTURES / "ko_gap_8k.wav", rate=16000)
+    regions = [(s / 16000, e / 16000) for s, e in speech_regions(a.channels[0], 16000, min_silence=1.0)]
+    assert len(regions) == 2
+    assert regions[0][0] < 0.5 < regions[0][1] < 3.0
+    assert 5.0 < regions[1][0] < 6.5 < regions[1][1]
+
+
+def test_split_call_caller_channel_setting() -> None:
+    a = decode(FIXTURES / "ko_call_8k_stereo.wav", rate=8000)
+    parts = split_call(a)
+    assert set(parts) == {"customer", "agent"}
+    assert parts["customer"] is a.channels[0]
+    swapped = split_call(a, caller_channel=1)
+    assert swapped["customer"] is a.channels[1]
+    with pytest.raises(ValueError):
+        split_call(a, caller_channel=2)
+
+
+def test_identical_stereo_channels_are_mono() -> None:
+    a = decode(FIXTURES / "ko_delivery_44k_stereo.wav")
+    assert list(split_call(a)) == ["unknown"]
+    mono = Audio(8000, (np.zeros(10, dtype=np.int16),))
+    assert list(split_call(mono)) == ["unknown"]
+
+
+def test_mulaw_roundtrip_and_numpy_tables_match_audioop() -> None:
+    rng = np.random.default_rng(1)
+    pcm = rng.integers(-32768, 32767, 8000, dtype=np.int16).tobytes()
+    mu = pcm_to_ulaw(pcm)
+    assert len(mu) == 8000
+    back = np.frombuffer(ulaw_to_pcm(mu), dtype=np.int16).astype(np.int32)
+    orig = np.frombuffer(pcm, dtype=np.int16).astype(np.int32)
+    assert np.all(np.abs(back - orig) <= np.maximum(np.abs(orig) // 16, 8) + 4)  # G.711 step size
+    # numpy fallback tables give the same bytes as audioop / audioop-lts
+    all_codes = bytes(range(256))
+    assert audio._ULAW_DECODE[np.frombuffer(all_codes, dtype=np.uint8)].tobytes() == ulaw_to_pcm(all_codes)
+    assert audio._pcm_to_ulaw_numpy(pcm) == mu
+
+
+def test_resample_keeps_duration() -> None:
+    x = (np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000) * 10000).astype(np.int16)
+    up = audio.resample(x, 8000, 16000)
+    assert len(up) == 16000
+    down = audio.resample(up, 16000, 8000)
+    assert len(down) == 8000
+    assert np.corrcoef(down[100:-100], x[100:-100])[0, 1] > 0.99

