@@ -155,11 +155,18 @@ def _heard(r: Any) -> Heard:
 
 
 class TwilioRedirector:
-    """Redirect a live call with Twilio's REST API; URLs are made absolute with the public base."""
+    """Redirect a live call with Twilio's REST API; URLs are made absolute with the public base.
 
-    def __init__(self, account_sid: str, token: str, public_url: str) -> None:
+    ``client``: a ready ``twilio.rest.Client`` (or anything with ``calls(sid).update(...)``);
+    by default one is built on first use from the account SID and the auth token.
+    """
+
+    def __init__(self, account_sid: str, token: str, public_url: str, client: Any = None) -> None:
         self.account_sid, self._token, self.public_url = account_sid, token, public_url.rstrip("/")
-        self._client: Any = None
+        self._client: Any = client
+
+    def __repr__(self) -> str:  # never the token
+        return f"TwilioRedirector(account_sid={self.account_sid!r}, public_url={self.public_url!r})"
 
     def redirect(self, call_sid: str, url: str) -> None:
         if not self.account_sid or not self.public_url:
@@ -588,7 +595,7 @@ def register(app: Flask) -> None:
     from flask_sock import Sock
 
     from ivr.auth import auth_token
-    from ivr.prompts_audio import PromptAudio
+    from ivr.prompts_audio import PromptAudio, prompt_texts
 
     ext = app.extensions["hotline"]
     settings = ext["settings"]
@@ -603,12 +610,14 @@ def register(app: Flask) -> None:
         return VoskFactory(str(find_model(model_spec, settings.models_dir)))
 
     recorded = settings.stream_prompts_dir if str(settings.stream_prompts_dir) not in ("", ".") else None
+    prompts = PromptAudio(settings.data_dir / "prompts", str(settings.stream_tts), recorded)
+    prompts.remember(prompt_texts(flow))  # only the menu's own texts are cached, never a read-back
     hub = StreamHub(
         config=SessionConfig(flow=flow, token=token),
         recognizers=factory,
         redirector=TwilioRedirector(str(settings.twilio_account_sid), token, str(settings.public_url)),
         states=SqlStateStore(ext["ivr"]),
-        prompts=PromptAudio(settings.data_dir / "prompts", str(settings.stream_tts), recorded),
+        prompts=prompts,
     )
     ext["stream"] = hub
     mode = str(settings.stream_mode or "")
@@ -632,9 +641,9 @@ def _warm_up(hub: StreamHub, mode: str) -> None:
         report_vocabulary(hub)
         render_all = getattr(hub.prompts, "render_all", None)
         if mode == "2" and render_all is not None:
-            menu = hub.config.flow.menu
-            texts = [*menu.messages.values()] + [t for n in menu.nodes.values() for t in (n.prompt, n.short)]
-            n = render_all(texts)
+            from ivr.prompts_audio import prompt_texts
+
+            n = render_all(prompt_texts(hub.config.flow))
             log.info("stream: %d prompts rendered or found in the cache", n)
     except Exception:
         log.exception("stream: warm-up failed (streams will retry on first use)")

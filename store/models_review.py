@@ -173,4 +173,19 @@ def _call_list_indexes() -> None:
     Index("ix_calls_team_started", Call.team, Call.started_at)
 
 
+# Covering indexes for the list's flag filters, score filters and transcript search (migrated in
+# 0004): read the narrow index instead of the wide rows (scores carry the items JSON, transcripts
+# the utterances JSON). The flags and text ones are SQLite only: PostgreSQL cannot btree-index a
+# json column and caps btree keys at ~2.7 kB, which long transcripts exceed (pg_trgm would do).
+def _search_indexes() -> None:
+    from store.models_pipeline import ScoreRow, TranscriptRow
+
+    Index("ix_scores_flags", ScoreRow.flags, ScoreRow.call_id).ddl_if(dialect="sqlite")
+    # score range / sentiment band with a search: the call id without reading the wide score row
+    Index("ix_scores_total_call", ScoreRow.total, ScoreRow.call_id)
+    Index("ix_scores_sentiment_call", ScoreRow.customer_sentiment, ScoreRow.call_id)
+    Index("ix_transcripts_call_text", TranscriptRow.call_id, TranscriptRow.text).ddl_if(dialect="sqlite")
+
+
 _call_list_indexes()
+_search_indexes()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -112,6 +112,19 @@ def audit(
 ) -> None:
     """Record who did what to which object. Callers pass ids and counts, never transcript text."""
     s.add(AuditEntry(user_id=user_id, action=action, object_type=object_type, object_id=str(object_id), detail=detail))
+
+
+def audited_since(s: Session, user_id: int, action: str, object_type: str, object_id: object, since: datetime) -> bool:
+    """Whether the user did ``action`` on the object since ``since`` (to log a listen once, not
+    once per HTTP request of the player)."""
+    q = select(AuditEntry.id).where(
+        AuditEntry.object_type == object_type,
+        AuditEntry.object_id == str(object_id),
+        AuditEntry.user_id == user_id,
+        AuditEntry.action == action,
+        AuditEntry.at >= utc(since),
+    )
+    return s.scalar(q.limit(1)) is not None
 
 
 def list_audit(s: Session, limit: int = 100, offset: int = 0) -> list[tuple[AuditEntry, str]]:
@@ -231,10 +244,10 @@ def _conds(f: CallFilter) -> tuple[list[Any], list[Any], Any | None]:
             score.append(or_(ScoreRow.auto_fail.is_(True), cast(ScoreRow.flags, String).like('%"auto_fail"%')))
         else:
             score.append(cast(ScoreRow.flags, String).like(_like(f'"{flag}"'), escape="\\"))
-    text = None
+    search = None
     if f.q.strip():
-        text = select(TranscriptRow.call_id).where(TranscriptRow.text.like(_like(f.q.strip()), escape="\\"))
-    return call, score, text
+        search = select(TranscriptRow.call_id).where(TranscriptRow.text.like(_like(f.q.strip()), escape="\\"))
+    return call, score, search
 
 
 MAX_ID_LIST = 10000  # search matches passed back as an id list (bound parameters) up to this many
@@ -244,21 +257,48 @@ def _by_score(f: CallFilter) -> bool:
     return f.sort.lstrip("-") in ("total", "sentiment")
 
 
-def _filtered(f: CallFilter, columns: Sequence[Any], *, text_exists: bool = False) -> Select[Any]:
+SEARCH_INDEX = "ix_transcripts_call_text"  # SQLite covering index (call_id, text), migration 0004
+PROBE_IN, PROBE_EXISTS, PROBE_SQLITE = "in", "exists", "exists-sqlite"
+
+
+def _text_exists(f: CallFilter, outer: Any, probe: str) -> Any:
+    """EXISTS (this call's transcript contains ``f.q``). On SQLite the probe is pinned to the
+    covering index: the planner would take the unique call_id index and then read the row, whose
+    ``text`` sits after the utterances JSON (kilobytes of overflow pages per call)."""
+    pattern = _like(f.q.strip())
+    if probe == PROBE_SQLITE:
+        outer_sql = "calls.id" if outer is Call.id else "scores.call_id"
+        return text(
+            f"EXISTS (SELECT 1 FROM transcripts AS tx INDEXED BY {SEARCH_INDEX} "
+            f"WHERE tx.call_id = {outer_sql} AND tx.text LIKE :search_q ESCAPE '\\')"
+        ).bindparams(search_q=pattern)
+    return exists(
+        select(TranscriptRow.call_id).where(
+            TranscriptRow.call_id == outer, TranscriptRow.text.like(pattern, escape="\\")
+        )
+    )
+
+
+def _probe_for(s: Session) -> str:
+    return PROBE_SQLITE if s.get_bind().dialect.name == "sqlite" else PROBE_EXISTS
+
+
+def _filtered(f: CallFilter, columns: Sequence[Any], *, probe: str = PROBE_IN) -> Select[Any]:
     """The filtered query over calls; joins scores only when a score filter or the sort needs it.
 
     Sorting by score lists scored calls only (inner join), so the score's index drives the sort.
-    ``text_exists``: search per row (EXISTS) instead of IN, for words most calls contain.
+    ``probe``: the transcript search as ``id IN (matches)`` or, for words most calls contain,
+    per row (EXISTS).
     """
-    call, score, text = _conds(f)
+    call, score, text_q = _conds(f)
     q = select(*columns).select_from(Call)
     if score or f.scored_only or _by_score(f):
         q = q.join(ScoreRow, ScoreRow.call_id == Call.id)
     conds = call + score
-    if text is not None and text_exists:
-        conds.append(exists(text.where(TranscriptRow.call_id == Call.id)))
-    elif text is not None:
-        conds.append(Call.id.in_(text))
+    if text_q is not None and probe != PROBE_IN:
+        conds.append(_text_exists(f, Call.id, probe))
+    elif text_q is not None:
+        conds.append(Call.id.in_(text_q))
     if conds:
         q = q.where(and_(*conds))
     return q
@@ -273,19 +313,29 @@ def _order(f: CallFilter) -> list[Any]:
     return [primary, tie.desc() if desc else tie.asc()]
 
 
-def count_calls(s: Session, f: CallFilter, *, text_exists: bool = False) -> int:
+def count_calls(s: Session, f: CallFilter, *, probe: str = PROBE_IN) -> int:
     """How many calls match. Filters only on scores/text count from those tables (one scan, no join)."""
-    call, score, text = _conds(f)
+    call, score, text_q = _conds(f)
+    if not call and not score and text_q is not None and (f.scored_only or _by_score(f)):
+        # scored calls whose transcript matches: one scan of the transcripts, a probe into scores
+        joined = (
+            text_q.with_only_columns(func.count())
+            .select_from(TranscriptRow)
+            .join(ScoreRow, ScoreRow.call_id == TranscriptRow.call_id)
+        )
+        return s.scalar(joined) or 0
     if not call and (score or f.scored_only or _by_score(f)):
         q = select(func.count()).select_from(ScoreRow).where(*score)
-        if text is not None:
-            q = q.where(ScoreRow.call_id.in_(text))
+        if text_q is not None and probe != PROBE_IN:  # a common word: test it on the rows the scores leave
+            q = q.where(_text_exists(f, ScoreRow.call_id, probe))
+        elif text_q is not None:
+            q = q.where(ScoreRow.call_id.in_(text_q))
         return s.scalar(q) or 0
-    if not call and text is not None:
-        return s.scalar(select(func.count()).select_from(text.subquery())) or 0
+    if not call and text_q is not None:
+        return s.scalar(select(func.count()).select_from(text_q.subquery())) or 0
     if not call:
         return s.scalar(select(func.count(Call.id))) or 0
-    sub = _filtered(f, [Call.id], text_exists=text_exists).subquery()
+    sub = _filtered(f, [Call.id], probe=probe).subquery()
     return s.scalar(select(func.count()).select_from(sub)) or 0
 
 
@@ -293,27 +343,24 @@ def list_calls(s: Session, f: CallFilter, *, count: bool = True) -> Page:
     """One page of the filtered, sorted list: ids by LIMIT/OFFSET, then the rows for those ids."""
     per_page = max(1, min(f.per_page, 500))
     page = max(1, f.page)
-    text_exists = False
-    known_total: int | None = None
-    _, _, text = _conds(f)
-    if text is not None:
-        # one scan of the transcripts; few matches become an id list, many make EXISTS cheap
-        matched = list(s.scalars(text))
-        if f.call_ids is not None:
+    probe = PROBE_IN
+    _, _, text_q = _conds(f)
+    if text_q is not None:
+        # A rare word: one scan of the transcripts gives an id list (bound parameters). A common
+        # word stops that scan after MAX_ID_LIST matches and searches per row (EXISTS) instead,
+        # which finds a page quickly; the count is then one aggregate in SQL, no ids fetched.
+        if f.call_ids is None:
+            matched = list(s.scalars(text_q.limit(MAX_ID_LIST + 1)))
+        else:
             keep = set(f.call_ids)
-            matched = [i for i in matched if i in keep]
+            matched = [i for i in s.scalars(text_q) if i in keep]
         if len(matched) <= MAX_ID_LIST:
             f = replace(f, q="", call_ids=matched)
         else:
-            text_exists = True
-            plain = replace(f, q="")
-            if not _by_score(f) and plain == replace(CallFilter(), sort=f.sort, page=f.page, per_page=f.per_page):
-                known_total = len(matched)
-    q = _filtered(f, [Call.id], text_exists=text_exists).order_by(*_order(f))
+            probe = _probe_for(s)
+    q = _filtered(f, [Call.id], probe=probe).order_by(*_order(f))
     ids = list(s.scalars(q.limit(per_page).offset((page - 1) * per_page)))
-    total = 0
-    if count:
-        total = known_total if known_total is not None else count_calls(s, f, text_exists=text_exists)
+    total = count_calls(s, f, probe=probe) if count else 0
     return Page(rows=load_rows(s, ids), total=total, page=page, per_page=per_page)
 
 
@@ -750,6 +797,15 @@ def sampling_candidates(
             )
         )
     return out
+
+
+def latest_call_start(s: Session, team: str = "") -> datetime | None:
+    """When the team's newest call started (UTC), or None; the (team, started_at) index answers it."""
+    q = select(func.max(Call.started_at)).where(Call.agent_id != "")
+    if team:
+        q = q.where(Call.team == team)
+    value = s.scalar(q)
+    return utc(value) if isinstance(value, datetime) else None
 
 
 def get_policy(s: Session, team: str) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import Settings
+from hotline.settings import Secret, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("HOTLINE_SHARED_DIR", ROOT.parent / "shared"))
@@ -39,9 +39,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", twilio_auth_token=_secret("test-token"), shared_dir=SHARED)
 
 
-def _secret(value: str) -> object:
-    from hotline.settings import Secret
-
+def _secret(value: str) -> Secret:
     return Secret(value)
 
 

@@ -9,23 +9,25 @@ from hotline.settings import Settings
 
 @click.command()
 @click.option("--team", required=True, help="team name as on the calls (e.g. 售后一组)")
-@click.option("--week", default=None, help="ISO week, e.g. 2026-W47 (default: this week)")
+@click.option(
+    "--week", default=None, help="ISO week, e.g. 2026-W47 (default: this week, or the week of the team's newest calls)"
+)
 @click.option("--per-agent", type=int, default=None, help="random calls per agent (default: the team's policy, 3)")
 @click.option("--seed", type=int, default=None, help="seed (default: the week's number, so reruns agree)")
 def sample(team: str, week: str | None, per_agent: int | None, seed: int | None) -> None:
     """Pick N random calls per agent plus targeted ones; store the sample with reasons and assignees."""
-    from qa.review.sampling_run import REASON_LABELS, current_week, run_sample
+    from qa.review.sampling_run import REASON_LABELS, default_week, run_sample
     from qa.sampling import PolicyError
     from store import review as repo
     from store.db import make_engine, migrate, session_factory, transaction
 
     settings = Settings.from_env()
-    week = week or current_week(settings.timezone)
-    if seed is None:
-        seed = int(week.replace("-W", ""))
     engine = make_engine(settings.database_url)
     migrate(engine)
     with transaction(session_factory(engine)) as s:
+        week = week or default_week(settings.timezone, repo.latest_call_start(s, team))
+        if seed is None:
+            seed = int(week.replace("-W", "")) if week.replace("-W", "").isdigit() else 0
         try:
             res = run_sample(s, team, week, seed=seed, per_agent=per_agent)
         except (ValueError, PolicyError) as exc:

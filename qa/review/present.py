@@ -7,6 +7,8 @@ it occurs in that turn's text and linked to its item. Evidence phrases are somet
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,69 @@ METRIC_LABELS = {
     "first_response": ("首次响应时间", "s"),
     "longest_monologue": ("最长独白", "s"),
 }
+
+
+# Scorer notes (English, in the stored evidence) -> what the reviewer reads. Notes saying that
+# something expected was *not* found mark their turn as a miss, not as a matched phrase.
+NOTE_LABELS = {
+    "no greeting in first agent turns": "开头未见规范问候语",
+    "no recording notice": "未告知录音",
+    "no verification asked or supplied": "未核实身份/订单",
+    "complaint without empathy": "客户抱怨后未致歉/安抚",
+    "no thanks for waiting": "未感谢客户等待",
+    "no closing phrase": "结尾未见规范结束语",
+    "played by the IVR": "IVR 已播放",
+    "unresolved": "问题未解决",
+    "thanks at the end": "客户结尾致谢",
+    "resolution": "问题已解决",
+    "transfer/deflection": "推诿/转接",
+    "first agent words": "客服首句",
+    "longest agent monologue": "客服最长独白",
+    "anger": "客户愤怒",
+    "polite": "礼貌用语",
+    "agent speaking rate": "客服语速",
+    "talk ratio": "说话占比",
+}
+_PHRASE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(\d+) chars/min$"), "{0} 字/分"),
+    (re.compile(r"^agent (\d+)% of talk$"), "客服说话占 {0}%"),
+    (re.compile(r"^([\d.]+)s silence$"), "静音 {0} 秒"),
+    (re.compile(r"^([\d.]+)s overlap$"), "抢话 {0} 秒"),
+    (re.compile(r"^([\d.]+)s$"), "{0} 秒"),
+    (re.compile(r"^IVR consent notice$"), "IVR 录音告知"),
+)
+
+
+def is_miss(note: str | None) -> bool:
+    """Evidence of something missing (its phrase is the turn where it was expected)."""
+    n = (note or "").strip().lower()
+    return n.startswith("no ") or n == "complaint without empathy"
+
+
+def note_label(note: str | None) -> str:
+    n = (note or "").strip()
+    if n in NOTE_LABELS:
+        return NOTE_LABELS[n]
+    m = re.match(r"^negative (-?[\d.]+)$", n)
+    if m:
+        return f"负面情绪 {m.group(1)}"
+    m = re.match(r"^(?:with customer turn|agent cut into customer turn) (\d+)$", n)
+    if m:
+        return f"与客户第 {int(m.group(1)) + 1} 句重叠"
+    m = re.match(r"^agent disclosed (.+)$", n)
+    if m:
+        return f"客服泄露{m.group(1)}"
+    return n
+
+
+def phrase_label(phrase: str | None) -> str:
+    """Metric evidence is stored as short English figures; show them in Chinese."""
+    p = (phrase or "").strip()
+    for pattern, fmt in _PHRASE_PATTERNS:
+        m = pattern.match(p)
+        if m:
+            return fmt.format(*m.groups())
+    return p
 
 
 def fmt_time(seconds: float | None) -> str:
@@ -83,6 +148,8 @@ def sentiment_band(score: float | None) -> str:
 class Segment:
     text: str
     item: str = ""  # scorecard item key the phrase belongs to
+    miss: bool = False  # the item's phrase was expected here and not found
+    note: str = ""  # why it is marked, for the tooltip
 
 
 @dataclass
@@ -105,12 +172,12 @@ def transcript_lines(
 ) -> list[Line]:
     """Utterances with evidence phrases marked and each turn's sentiment attached."""
     utts = list((transcript or {}).get("utterances") or [])
-    per_turn: dict[int, list[tuple[str, str]]] = {}
+    per_turn: dict[int, list[tuple[str, str, str]]] = {}
     for key, item in (score_items or {}).items():
         for ev in item.get("evidence") or []:
             turn = ev.get("turn")
             if isinstance(turn, int) and 0 <= turn < len(utts):
-                per_turn.setdefault(turn, []).append((str(ev.get("phrase") or ""), key))
+                per_turn.setdefault(turn, []).append((str(ev.get("phrase") or ""), key, str(ev.get("note") or "")))
     sent: dict[int, float] = {}
     for t in ((details or {}).get("sentiment") or {}).get("turns") or []:
         if isinstance(t, dict) and isinstance(t.get("turn"), int) and t.get("score") is not None:
@@ -127,7 +194,7 @@ def transcript_lines(
                 end=_num(u.get("end")),
                 segments=mark_phrases(text, marks),
                 sentiment=sent.get(i),
-                items=sorted({k for _, k in marks}),
+                items=sorted({k for _, k, _ in marks}),
             )
         )
     return lines
@@ -140,26 +207,31 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def mark_phrases(text: str, marks: list[tuple[str, str]]) -> list[Segment]:
-    """Split ``text`` into plain and marked segments; overlapping marks keep the first found."""
-    spans: list[tuple[int, int, str]] = []
-    for phrase, key in marks:
+def mark_phrases(text: str, marks: Sequence[tuple[str, ...]]) -> list[Segment]:
+    """Split ``text`` into plain and marked segments; overlapping marks keep the first found.
+
+    A mark is (phrase, item key[, scorer note]); a note saying something was missing makes the
+    segment a miss (shown differently from a matched phrase)."""
+    spans: list[tuple[int, int, str, str]] = []
+    for mark in marks:
+        phrase, key = mark[0], mark[1]
+        note = mark[2] if len(mark) > 2 else ""
         if not phrase:
             continue
         at = text.find(phrase)
         if at < 0:
             continue
         end = at + len(phrase)
-        if any(not (end <= a or at >= b) for a, b, _ in spans):
+        if any(not (end <= a or at >= b) for a, b, _, _ in spans):
             continue
-        spans.append((at, end, key))
+        spans.append((at, end, key, note))
     spans.sort()
     out: list[Segment] = []
     pos = 0
-    for a, b, key in spans:
+    for a, b, key, note in spans:
         if a > pos:
             out.append(Segment(text[pos:a]))
-        out.append(Segment(text[a:b], key))
+        out.append(Segment(text[a:b], key, is_miss(note), note_label(note)))
         pos = b
     if pos < len(text) or not out:
         out.append(Segment(text[pos:]))

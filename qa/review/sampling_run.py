@@ -52,6 +52,16 @@ def current_week(tz: str, now: datetime | None = None) -> str:
     return f"{y}-W{w:02d}"
 
 
+def default_week(tz: str, latest_call: datetime | None, now: datetime | None = None) -> str:
+    """The week the sampling page proposes: this week, or, when it has no calls yet (a Monday
+    morning), the week of the newest call, so a supervisor samples the week just ended."""
+    this = current_week(tz, now)
+    if latest_call is None:
+        return this
+    start, _ = week_bounds(this, tz)
+    return this if latest_call >= start else current_week(tz, latest_call)
+
+
 def default_policy_data() -> dict[str, Any]:
     data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8")) or {}
     data.update(WORKSPACE_DEFAULTS)

@@ -32,7 +32,7 @@ from flask_login import current_user, login_user, logout_user
 
 from qa.review import exports, present
 from qa.review.auth import check_csrf, csrf_token, roles_required, sessions
-from qa.review.sampling_run import REASON_LABELS, current_week, run_sample, team_policy_data
+from qa.review.sampling_run import REASON_LABELS, current_week, default_week, run_sample, team_policy_data
 from qa.sampling import PolicyError
 from store import review as repo
 from store.db import transaction
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("review", __name__, url_prefix="/qa", template_folder="templates", static_folder="static")
 
 REVIEWERS = ("qa", "admin")
+LISTEN_WINDOW = timedelta(minutes=10)  # a user's listens to one call within this are logged once
 MANAGERS = ("supervisor", "admin")
 
 
@@ -82,6 +83,9 @@ def _ctx() -> dict[str, Any]:
         "mmss": present.fmt_time,
         "localtime": lambda dt: present.local_time(dt, tz()),
         "band": present.sentiment_band,
+        "note_label": present.note_label,
+        "phrase_label": present.phrase_label,
+        "is_miss": present.is_miss,
     }
 
 
@@ -296,7 +300,8 @@ def call_page(call_id: int) -> Any:
 @bp.get("/calls/<int:call_id>/audio")
 @roles_required()
 def audio(call_id: int) -> Any:
-    """The recording with HTTP range support (seeking); a listen is audited once per playback start."""
+    """The recording with HTTP range support (seeking). A listen is audited when the file is read
+    from its start (the player's and the waveform's requests), once per user and call in 10 min."""
     data_dir = Path(settings().data_dir).resolve()
     with transaction(sessions()) as s:
         rec = repo.recording_for(s, call_id)
@@ -306,8 +311,10 @@ def audio(call_id: int) -> Any:
         if data_dir not in path.parents or not path.is_file():
             abort(404)
         rng = request.headers.get("Range", "")
-        if not rng or rng.startswith("bytes=0-"):
-            repo.audit(s, int(current_user.id), "listen", "call", call_id, recording=rec.id)
+        me = int(current_user.id)
+        since = datetime.now(ZoneInfo("UTC")) - LISTEN_WINDOW
+        if (not rng or rng.startswith("bytes=0-")) and not repo.audited_since(s, me, "listen", "call", call_id, since):
+            repo.audit(s, me, "listen", "call", call_id, recording=rec.id)
     mime = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".flac": "audio/flac"}.get(
         path.suffix.lower(), "application/octet-stream"
     )
@@ -597,6 +604,8 @@ def sampling() -> Any:
         policy = team_policy_data(s, team)
         samples = repo.list_samples(s)
         reviewers = repo.list_users(s, roles=["qa"])
+        this_week = current_week(tz())
+        proposed = default_week(tz(), repo.latest_call_start(s, team))
     reasons = {t.get("reason") for t in policy.get("targeted") or []}
     return render_template(
         "review/sampling.html",
@@ -606,7 +615,9 @@ def sampling() -> Any:
         reasons=reasons,
         samples=samples,
         reviewers=reviewers,
-        week=request.args.get("week") or current_week(tz()),
+        week=request.args.get("week") or proposed,
+        this_week=this_week,
+        week_note=not request.args.get("week") and proposed != this_week,
         seed=request.args.get("seed") or datetime.now().strftime("%Y%m%d"),
     )
 
@@ -740,7 +751,7 @@ def trends() -> Any:
         weekly = repo.weekly_scores(s, start, end, by=by, team=team)
         hist = repo.score_histogram(s, start, end, team)
         share = repo.sentiment_share(s, start, end, team)
-        failed = repo.failed_items(s, start, end, team)[:10]
+        failed = [row for row in repo.failed_items(s, start, end, team) if row[1] > 0][:10]
         names = _item_names(s)
     week_labels = [repo.iso_week(start_d + timedelta(weeks=i)) for i in range(weeks)]
     return render_template(

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from hotline.cli import cli
 from hotline.settings import Settings
-from qa.review.present import mark_phrases, sentiment_band, transcript_lines
-from qa.review.sampling_run import assign_evenly, build_policy, default_policy_data, week_bounds
+from qa.review.present import is_miss, mark_phrases, note_label, phrase_label, sentiment_band, transcript_lines
+from qa.review.sampling_run import assign_evenly, build_policy, default_policy_data, default_week, week_bounds
 from store import review as repo
 from store.db import transaction
 from store.models_review import SamplePick, User
@@ -49,6 +49,8 @@ def test_users_and_sample_commands(ws: tuple[Any, Any], settings: Settings, monk
     agents = {p.agent_id for p in picks}
     assert agents == {"A2001", "A2002"}
     assert run(cli, ["sample", "--team", "售后二组", "--week", "2026-47"]).exit_code != 0
+    r = run(cli, ["sample", "--team", "售后二组"])  # default: this week (the seed has calls in it)
+    assert r.exit_code == 0 and f"week {sd.week}, seed {sd.week.replace('-W', '')}" in r.output, r.output
 
 
 def test_week_bounds_are_local_weeks() -> None:
@@ -112,3 +114,29 @@ def test_store_rejects_bad_accounts(tmp_path: Path) -> None:
         with pytest.raises(repo.ReviewError):
             repo.create_user(s, "a", "root", "long-enough")
     engine.dispose()
+
+
+def test_default_week_falls_back_to_the_newest_calls_week() -> None:
+    tz = "Asia/Shanghai"
+    monday_noon = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Shanghai, 2026-W48
+    assert default_week(tz, None, monday_noon) == "2026-W48"
+    assert default_week(tz, datetime(2026, 11, 23, 1, 0, tzinfo=UTC), monday_noon) == "2026-W48"
+    # Sunday 23:30 Shanghai is still W47 although it is Sunday 15:30 UTC
+    assert default_week(tz, datetime(2026, 11, 22, 15, 30, tzinfo=UTC), monday_noon) == "2026-W47"
+    assert default_week(tz, datetime(2026, 11, 22, 16, 30, tzinfo=UTC), monday_noon) == "2026-W48"
+    assert default_week(tz, datetime(2026, 10, 1, tzinfo=UTC), monday_noon) == "2026-W40"
+
+
+def test_evidence_is_shown_in_chinese_and_misses_are_told_apart() -> None:
+    assert phrase_label("247 chars/min") == "247 字/分"
+    assert phrase_label("agent 34% of talk") == "客服说话占 34%"
+    assert phrase_label("3.5s silence") == "静音 3.5 秒" and phrase_label("您好") == "您好"
+    assert note_label("no closing phrase") == "结尾未见规范结束语" and note_label("negative -0.62") == "负面情绪 -0.62"
+    assert note_label("with customer turn 3") == "与客户第 4 句重叠" and note_label("something new") == "something new"
+    assert is_miss("no greeting in first agent turns") and is_miss("complaint without empathy")
+    assert not is_miss("polite") and not is_miss(None)
+    segs = mark_phrases(
+        "喂。你好", [("喂。", "greeting", "no greeting in first agent turns"), ("你好", "politeness", "polite")]
+    )
+    assert [(s.text, s.item, s.miss) for s in segs] == [("喂。", "greeting", True), ("你好", "politeness", False)]
+    assert segs[0].note == "开头未见规范问候语"

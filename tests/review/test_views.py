@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from store import review as repo
 from store.db import transaction
+from store.models import Call
 from store.models_review import AuditEntry, Dispute, Review, Sample, SamplePick
 
 from .conftest import CSRF, login
@@ -187,8 +189,11 @@ def test_audio_serves_ranges_and_audits_listens(ws: Any, as_user: Any) -> None:
     part = c.get(url, headers={"Range": "bytes=1000-1999"})
     assert part.status_code == 206 and part.data == full.data[1000:2000]
     assert part.headers["Content-Range"].startswith("bytes 1000-1999/")
+    assert c.get(url, headers={"Range": "bytes=0-"}).status_code == 206  # the player again, same listen
     listens = _audits(app, "listen")
     assert len(listens) == 1 and listens[0].object_id == str(sd.good_ids[0])  # mid-file seeks are not listens
+    assert as_user("qa2").get(url).status_code == 200
+    assert [a.user_id for a in _audits(app, "listen")] == [sd.users["qa1"], sd.users["qa2"]]
     assert c.get(f"/qa/calls/{sd.unscored_id}/audio").status_code == 404
 
 
@@ -414,3 +419,86 @@ def test_not_found_pages(ws: Any, as_user: Any) -> None:
         "/qa/samples/999.zip",
     ):
         assert c.get(url).status_code == 404, url
+
+
+def _ids_in_order(html: str) -> list[int]:
+    import re
+
+    seen: list[int] = []
+    for m in re.finditer(r'href="/qa/calls/(\d+)"', html):
+        cid = int(m.group(1))
+        if cid not in seen:
+            seen.append(cid)
+    return seen
+
+
+def test_calls_list_date_range_flags_and_sort_by_url(ws: Any, as_user: Any) -> None:
+    from datetime import date, timedelta
+
+    app, sd = ws
+    c = as_user("qa1")
+    year, week = sd.week.split("-W")
+    monday = date.fromisocalendar(int(year), int(week), 1)
+    # one call per agent was last week (local days; the end day is inclusive)
+    r = c.get(f"/qa/calls?from={monday - timedelta(days=7)}&to={monday - timedelta(days=1)}").get_data(as_text=True)
+    assert '<b id="total">4</b>' in r
+    r = c.get(f"/qa/calls?from={monday}").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.call_ids) + 1 - 4}</b>' in r
+    r = c.get(f"/qa/calls?to={monday - timedelta(days=8)}").get_data(as_text=True)
+    assert '<b id="total">0</b>' in r
+    # flags: the bad script has a forbidden phrase and an angry customer, the good one neither
+    for url in ("/qa/calls?flag=forbidden_phrase", "/qa/calls?flag=forbidden_phrase&flag=angry_customer"):
+        html = c.get(url).get_data(as_text=True)
+        assert f'<b id="total">{len(sd.bad_ids)}</b>' in html, url
+        assert set(_ids_in_order(html)) == set(sd.bad_ids)
+    assert '<b id="total">0</b>' in c.get("/qa/calls?flag=long_silence&flag=angry_customer").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.call_ids) + 1}</b>' in c.get("/qa/calls?flag=bogus").get_data(as_text=True)
+    # sorting through the query string: by score ascending the bad calls come first; by duration
+    # descending the longest call first; an unknown sort falls back to newest first
+    order = _ids_in_order(c.get("/qa/calls?sort=total").get_data(as_text=True))
+    assert set(order[: len(sd.bad_ids)]) == set(sd.bad_ids)
+    with transaction(_sessions(app)) as s:
+        rows = {r.id: r for r in repo.load_rows(s, sd.call_ids)}
+    order = _ids_in_order(c.get("/qa/calls?sort=-duration").get_data(as_text=True))
+    assert rows[order[0]].duration_s == max(r.duration_s or 0 for r in rows.values())
+    order = _ids_in_order(c.get("/qa/calls?sort=-agent").get_data(as_text=True))
+    assert rows[order[0]].agent_id == "A2002"
+    newest = _ids_in_order(c.get("/qa/calls?sort=evil;drop").get_data(as_text=True))
+    assert newest == _ids_in_order(c.get("/qa/calls").get_data(as_text=True))
+
+
+def test_full_text_search_common_word_path_counts_right(ws: Any, as_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word in more transcripts than MAX_ID_LIST takes the per-row (EXISTS) path: same answers."""
+    app, sd = ws
+    filters = [
+        repo.CallFilter(q="订单"),
+        repo.CallFilter(q="订单", team="售后一组"),
+        repo.CallFilter(q="订单", sort="total"),
+        repo.CallFilter(q="订单", score_min=50),
+        repo.CallFilter(q="退款", flags=["angry_customer"], sort="-total"),
+        repo.CallFilter(q="订单", agent="A1001", per_page=2, page=2),
+    ]
+    with transaction(_sessions(app)) as s:
+        by_list = [repo.list_calls(s, f) for f in filters]
+    monkeypatch.setattr(repo, "MAX_ID_LIST", 2)
+    with transaction(_sessions(app)) as s:
+        by_exists = [repo.list_calls(s, f) for f in filters]
+    for f, a, b in zip(filters, by_list, by_exists, strict=True):
+        assert (a.total, [r.id for r in a.rows]) == (b.total, [r.id for r in b.rows]), f
+    good = len(sd.good_ids)
+    assert [p.total for p in by_exists[:4]] == [good, good // 2, good, good]
+    assert by_exists[4].total == len(sd.bad_ids) and len(by_exists[5].rows) == 2
+    c = as_user("qa1")
+    assert f'<b id="total">{good}</b>' in c.get("/qa/calls?q=订单").get_data(as_text=True)
+
+
+def test_sampling_page_proposes_the_week_with_calls(ws: Any, as_user: Any) -> None:
+    app, sd = ws
+    sup = as_user("sup")
+    html = sup.get("/qa/sampling?team=售后一组").get_data(as_text=True)
+    assert f'name="week" value="{sd.week}"' in html and 'id="week-note"' not in html
+    with transaction(_sessions(app)) as s:  # a team whose newest call was last week
+        s.add(Call(call_sid="CAold", started_at=datetime.now(UTC) - timedelta(days=8), agent_id="B1", team="旧组"))
+    html = sup.get("/qa/sampling?team=旧组").get_data(as_text=True)
+    assert 'id="week-note"' in html and f'name="week" value="{sd.week}"' not in html
+    assert f'name="week" value="{sd.week}"' in sup.get(f"/qa/sampling?team=旧组&week={sd.week}").get_data(as_text=True)

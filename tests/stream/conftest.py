@@ -3,6 +3,8 @@ the real Vosk model through speech, and real WebSocket servers on localhost."""
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +40,12 @@ def ko_menu_data() -> dict[str, Any]:
     data["settings"]["yes_words"] = KO_YES
     data["settings"]["no_words"] = KO_NO
     return data
+
+
+def always_open(path: Path) -> Path:
+    """Agent hours that are always open (transfers never turn into callback offers)."""
+    path.write_text('display: always\nqueues:\n  default:\n    daily: "00:00-24:00"\n', encoding="utf-8")
+    return path
 
 
 def write_ko_menu(path: Path) -> Path:
@@ -172,3 +180,39 @@ class SlowFactory:
 
 def with_flow(hub: StreamHub, flow: Flow) -> None:
     hub.config = replace(hub.config, flow=flow)
+
+
+class FakeTwilioHttp:
+    """Twilio's HTTP layer, faked: the real ``twilio.rest.Client`` builds the REST request and
+    this records it (method, URL, form data, auth) and answers like api.twilio.com."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def client(self, account_sid: str, token: str) -> Any:
+        from twilio.http import HttpClient
+        from twilio.http.response import Response
+        from twilio.rest import Client
+
+        fake = self
+
+        class Http(HttpClient):
+            def __init__(self) -> None:
+                super().__init__(logging.getLogger("tests.twilio"), is_async=False)
+
+            def request(self, method: str, uri: str, params: Any = None, data: Any = None, **kw: Any) -> Response:
+                call_sid = uri.rsplit("/", 1)[-1].removesuffix(".json")
+                with fake.lock:
+                    fake.requests.append({"method": method, "uri": uri, "data": dict(data or {}), "auth": kw["auth"]})
+                body: dict[str, Any] = {"sid": call_sid, "account_sid": account_sid, "status": "in-progress"}
+                if fake.status >= 400:
+                    body = {"code": 20404, "message": "The requested resource was not found", "status": fake.status}
+                return Response(fake.status, json.dumps(body))
+
+        return Client(account_sid, token, http_client=Http())
+
+    def for_call(self, call_sid: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.requests if r["uri"].endswith(f"/Calls/{call_sid}.json")]

@@ -16,20 +16,18 @@ import pytest
 
 from hotline.settings import Secret, Settings
 from ivr.stream import stream_signature
-from ivr.stream_replay import RecordingRedirector, load_fixture, prepare, replay
+from ivr.stream_replay import load_fixture, prepare, replay
+from ivr.stream_ws import TwilioRedirector
 from tests.ivr.helpers import SignedClient
-from tests.stream.conftest import STREAMS, TOKEN, ko_model_dir, write_ko_menu
+from tests.stream.conftest import STREAMS, TOKEN, FakeTwilioHttp, always_open, ko_model_dir, write_ko_menu
 
 CALL = "CA" + "7" * 32
-
-
-def always_open(path: Path) -> Path:
-    path.write_text('display: always\nqueues:\n  default:\n    daily: "00:00-24:00"\n', encoding="utf-8")
-    return path
+ACCOUNT = "AC" + "7" * 32
+BASE = "http://localhost"
 
 
 @pytest.fixture
-def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any, str, RecordingRedirector]]:
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any, str, FakeTwilioHttp]]:
     from werkzeug.serving import make_server
 
     from hotline.app import create_app
@@ -37,7 +35,8 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any
     settings = Settings(
         data_dir=tmp_path / "var",
         twilio_auth_token=Secret(TOKEN),
-        public_url="http://localhost",
+        public_url=BASE,
+        twilio_account_sid=ACCOUNT,
         menu_path=write_ko_menu(tmp_path / "ko.yaml"),
         hours_path=always_open(tmp_path / "hours.yaml"),
         stream_mode=request.param,
@@ -45,12 +44,16 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any
     )
     app = create_app(settings)
     hub = app.extensions["hotline"]["stream"]
-    hub.redirector = redirector = RecordingRedirector()
+    # the app's own redirector (account SID, token, public URL from the settings) with the real
+    # twilio.rest.Client; only its HTTP layer is fake, so the REST request itself is checked
+    assert isinstance(hub.redirector, TwilioRedirector)
+    http = FakeTwilioHttp()
+    hub.redirector._client = http.client(ACCOUNT, TOKEN)
     hub.factory()  # the start-up warm-up loads the model in the background; wait for it here
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield app, f"ws://127.0.0.1:{server.port}/ivr/stream", redirector
+    yield app, f"ws://127.0.0.1:{server.port}/ivr/stream", http
     server.shutdown()
     thread.join(5)
     app.extensions["hotline"]["engine"].dispose()
@@ -75,7 +78,7 @@ def flow_state(app: Any, call: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("served", ["1"], indirect=True)
-def test_mode1_end_to_end(served: tuple[Any, str, RecordingRedirector]) -> None:
+def test_mode1_end_to_end(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     app, url, redirector = served
     client = SignedClient(app.test_client())
     form = {"CallSid": CALL, "From": "+8613800000000"}
@@ -89,8 +92,12 @@ def test_mode1_end_to_end(served: tuple[Any, str, RecordingRedirector]) -> None:
     replay(url, prepare(fx.messages, TOKEN, call_sid=CALL), speed=2.0)  # flask-sock under werkzeug
     calls = wait_for(lambda: redirector.for_call(CALL))
     assert calls, app.extensions["hotline"]["stream"].stats
-    target = calls[0][1]
-    assert target.startswith("/ivr/stream/speech?s=1&n=main&said=")
+    assert len(calls) == 1  # one request heard, one REST call
+    req = calls[0]
+    assert req["method"] == "POST" and req["uri"].endswith(f"/Accounts/{ACCOUNT}/Calls/{CALL}.json")
+    assert req["data"]["Method"] == "POST" and req["auth"] == (ACCOUNT, TOKEN)
+    assert req["data"]["Url"].startswith(BASE + "/ivr/stream/speech?s=1&n=main&said=")
+    target = req["data"]["Url"].removeprefix(BASE)
     # Twilio fetches the redirect URL: the webhooks' flow routes the request
     twiml = client.post(target, form).get_data(as_text=True)
     assert app.extensions["hotline"]["ivr"].flow.menu.node("logistics").prompt in twiml
@@ -103,7 +110,7 @@ def test_mode1_end_to_end(served: tuple[Any, str, RecordingRedirector]) -> None:
 
 
 @pytest.mark.parametrize("served", ["1"], indirect=True)
-def test_mode1_keys_still_work_and_transfer_stops_the_stream(served: tuple[Any, str, RecordingRedirector]) -> None:
+def test_mode1_keys_still_work_and_transfer_stops_the_stream(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     app, _, _ = served
     client = SignedClient(app.test_client())
     form = {"CallSid": CALL}
@@ -111,13 +118,13 @@ def test_mode1_keys_still_work_and_transfer_stops_the_stream(served: tuple[Any, 
     twiml = client.post("/ivr/gather?s=1&n=main", {**form, "Digits": "5"}).get_data(as_text=True)
     assert "<Stop>" not in twiml and "<Start>" not in twiml and 'input="dtmf"' in twiml
     assert flow_state(app, CALL)["node"] == "logistics"
-    twiml = client.post("/ivr/gather?s=2&n=logistics", {**form, "Digits": "0"}).get_data(as_text=True)
+    twiml = client.post("/ivr/gather?s=2&n=logistics", {**form, "Digits": "1"}).get_data(as_text=True)
     assert "<Enqueue" in twiml and '<Stop><Stream name="nav" /></Stop>' in twiml
     assert twiml.index("<Stop>") < twiml.index("<Enqueue")
 
 
 @pytest.mark.parametrize("served", ["1"], indirect=True)
-def test_mode1_low_confidence_confirms(served: tuple[Any, str, RecordingRedirector]) -> None:
+def test_mode1_low_confidence_confirms(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     app, _, _ = served
     client = SignedClient(app.test_client())
     form = {"CallSid": CALL}
@@ -128,7 +135,7 @@ def test_mode1_low_confidence_confirms(served: tuple[Any, str, RecordingRedirect
 
 
 @pytest.mark.parametrize("served", ["2"], indirect=True)
-def test_mode2_end_to_end(served: tuple[Any, str, RecordingRedirector]) -> None:
+def test_mode2_end_to_end(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     app, url, redirector = served
     client = SignedClient(app.test_client())
     form = {"CallSid": CALL}
@@ -145,10 +152,10 @@ def test_mode2_end_to_end(served: tuple[Any, str, RecordingRedirector]) -> None:
     assert res.events("media"), "the welcome prompt was played as audio"
     assert "clear" in [m["event"] for m in res.received]  # cut by the key
     calls = wait_for(lambda: redirector.for_call(CALL))
-    assert calls and urlsplit(calls[0][1]).path == "/ivr/stream/resume"
+    assert calls and urlsplit(calls[0]["data"]["Url"]).path == "/ivr/stream/resume"
     state = flow_state(app, CALL)
     assert state["node"] == "agent" and state["phase"] == "transferred"
-    twiml = client.post(calls[0][1], form).get_data(as_text=True)
+    twiml = client.post(calls[0]["data"]["Url"].removeprefix(BASE), form).get_data(as_text=True)
     assert "<Enqueue" in twiml
 
 
@@ -175,3 +182,63 @@ def test_prompt_audio_rendered_once_and_cached(tmp_path: Path) -> None:
     with pytest.raises(PromptAudioError, match="'false'"):
         broken.audio(text)
     assert not re.search(text, str(PromptAudioError))
+
+
+def test_recorded_prompt_replaces_the_tts_one(tmp_path: Path) -> None:
+    from ivr.prompts_audio import PromptAudio, key, to_ulaw
+
+    text = "您好，欢迎致电京东客服热线。"
+    rec = tmp_path / "recorded"
+    rec.mkdir()
+    recording = (Path(__file__).parents[2] / "audio_fixtures" / "ko_delivery_16k.wav").read_bytes()
+    (rec / f"{key(text, 'false {text}')}.wav").write_bytes(recording)
+    # the TTS command would fail: the recording is used, converted to 8 kHz μ-law, nothing rendered
+    p = PromptAudio(tmp_path / "cache", command="false {text}", recorded_dir=rec)
+    audio = p.audio(text)
+    assert audio == to_ulaw(recording) and p.rendered == 0
+    assert abs(len(audio) - len(recording[44:]) // 4) < 400  # 16 kHz 16-bit -> 8 kHz 8-bit: a quarter
+    with pytest.raises(Exception, match="'false'"):
+        p.audio("另一句提示。")  # no recording for this one: the (broken) TTS is asked
+
+
+def test_the_tts_command_is_configurable(tmp_path: Path) -> None:
+    from ivr.prompts_audio import PromptAudio
+
+    text = "您好，欢迎致电京东客服热线。"
+    default = PromptAudio(tmp_path / "cache")
+    slow = PromptAudio(tmp_path / "cache", command="espeak-ng -v cmn-latn-pinyin -s 120 --stdout {text}")
+    assert default.key(text) != slow.key(text)  # a changed voice renders again, into the same cache
+    a, b = default.audio(text), slow.audio(text)
+    assert default.rendered == 1 and slow.rendered == 1
+    assert len(b) > len(a) * 1.4  # 120 words a minute instead of 220: the command really ran
+    assert len(list((tmp_path / "cache").glob("*.ul"))) == 2
+
+
+def test_read_backs_of_caller_data_are_never_cached(tmp_path: Path) -> None:
+    from ivr.flow import Flow, spell_digits
+    from ivr.menu import load_menu
+    from ivr.prompts_audio import PromptAudio, prompt_texts
+    from tests.stream.conftest import MENU_PATH
+
+    flow = Flow(load_menu(MENU_PATH))
+    texts = prompt_texts(flow)
+    assert flow.msg("welcome") in texts and flow.menu.node("logistics").short in texts
+    assert flow.msg("confirm", label=flow.menu.node("payment.refund").label) in texts  # asked at call time
+    assert not [t for t in texts if "{" in t]
+    p = PromptAudio(tmp_path / "cache")
+    p.remember(texts[:1])
+    readback = flow.msg("readback", digits=spell_digits("20261123"))
+    assert len(p.audio(readback)) > 8000 and p.audio(texts[0]) and p.audio(readback)
+    assert len(list((tmp_path / "cache").glob("*.ul"))) == 1  # the welcome only: no order number on disk
+    assert p.rendered == 3  # the read-back was rendered each time it was asked for
+
+
+def test_prompt_keys_are_listed_for_recordings(capsys: pytest.CaptureFixture[str]) -> None:
+    from ivr.prompts_audio import DEFAULT_TTS, key, main
+    from tests.stream.conftest import MENU_PATH
+
+    assert main([str(MENU_PATH)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    welcome = "您好，欢迎致电京东客服热线。"
+    assert f"{key(welcome, DEFAULT_TTS)}.wav\t{welcome}" in lines
+    assert len(lines) > 50 and all(line.split("\t")[0].endswith(".wav") for line in lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,7 @@ import pytest
 
 from ivr.flow import Event, Flow, State
 from ivr.stream_replay import load_fixture, prepare, replay
+from ivr.stream_ws import VoskFactory
 from tests.stream.conftest import NOW, STREAMS, TOKEN, Server, SlowFactory
 
 SPEED = 2.0  # twice real time: the recognizer still keeps up, tests stay short
@@ -20,7 +22,7 @@ def sid(n: int) -> str:
     return "CA" + f"{n:032d}"
 
 
-def wait_for(cond, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(cond: Callable[[], object], timeout: float = 5.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
@@ -134,10 +136,16 @@ def test_mode2_agent_request_transfers_by_redirect(ws_server: Server) -> None:
 def test_mode2_silence_is_no_input(ws_server: Server) -> None:
     fx = load_fixture(STREAMS / "silence_mode2.jsonl")
     call = sid(12)
-    replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=call), speed=4)
+    res = replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=call), speed=4)
     # the 1 s welcome "plays" on the stream clock, then 3 s without input: the short prompt again
     assert wait_for(lambda: len(ws_server.states.saved.get(call, [])) >= 2)
     assert ws_server.states.saved[call][1].state.no_input == 1
+    # each prompt is media then a mark; the "Twilio" side echoed the mark once it had played it
+    sent = res.received
+    first_mark = next(i for i, m in enumerate(sent) if m["event"] == "mark")
+    assert sent[first_mark]["mark"]["name"] == "p1" and sent[first_mark - 1]["event"] == "media"
+    assert res.echoed_marks[:2] == ["p1", "p2"]
+    assert all(m["streamSid"] == "MZ" + call[2:] for m in sent)
 
 
 def test_fifty_concurrent_streams(ws_server: Server) -> None:
@@ -146,6 +154,7 @@ def test_fifty_concurrent_streams(ws_server: Server) -> None:
     Callers wait (up to 5 s) for the menu to react before hanging up, as callers do; the
     latency under this load is the benchmark's business, not this test's.
     """
+    ws_server.hub._factory = counting = SlowFactory(ws_server.hub.factory(), delay=0.0)  # counts recognizers
     fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
     calls = [sid(100 + i) for i in range(50)]
     frames = sum(1 for m in fx.messages if m["event"] == "media")
@@ -167,6 +176,7 @@ def test_fifty_concurrent_streams(ws_server: Server) -> None:
         assert "배송" in q["said"], (c, q)
     # no audio dropped: every frame of every stream was fed (or is being fed) to its recognizer
     assert wait_for(lambda: ws_server.hub.stats.get("audio_bytes") == 50 * frames * 160), ws_server.hub.stats
+    assert counting.opened == 50  # one recognizer per stream, all on the one shared model
 
 
 def test_slow_recognizer_neither_drops_audio_nor_blocks_other_calls(ws_server: Server) -> None:
@@ -200,3 +210,14 @@ def test_failing_redirect_is_logged_and_the_stream_goes_on(ws_server: Server) ->
     assert res.sent == len(fx.messages)
     assert wait_for(lambda: ws_server.hub.stats.get("failed:Redirect") == 1)
     assert wait_for(lambda: ws_server.hub.stats.get("closed:stop") == 1)
+
+
+def test_one_model_per_process(ko_factory: VoskFactory) -> None:
+    from tests.stream.conftest import ko_model_dir
+
+    other = VoskFactory(str(ko_model_dir()))  # a second hub in the same process
+    assert other.engine._model is ko_factory.engine._model
+    a, b = other.open(["배송"]), ko_factory.open(["상담원"])
+    assert a is not b  # but each stream has its own recognizer
+    a.close()
+    b.close()

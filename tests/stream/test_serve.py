@@ -3,6 +3,8 @@ is heard and redirected, while the webhooks keep answering on the main port."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 import subprocess
@@ -15,7 +17,7 @@ import requests
 from ivr.stream_replay import load_fixture, prepare, replay
 from tests.conftest import ROOT
 from tests.ivr.helpers import sign
-from tests.stream.conftest import STREAMS, TOKEN, ko_model_dir, write_ko_menu
+from tests.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, write_ko_menu
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 CALL = "CA" + "5" * 32
@@ -66,3 +68,62 @@ def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
     assert "grammar tokens are not in the speech model's vocabulary" in out  # Chinese labels, Korean model
     assert f"stream: call {CALL} redirected (/ivr/stream/speech)" in out, out[-3000:]
     assert TOKEN not in out  # the secret never reaches the log
+
+
+def test_serve_mode2_plays_real_prompts_and_transfers(tmp_path: Path) -> None:
+    """Mode 2 against `hotline serve`: the welcome is real TTS audio on the socket, a key cuts it
+    (``clear``), the flow runs in the stream server and the webhooks' store sees the transfer."""
+    import sqlite3
+
+    port, ws_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path / "var"
+    env = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(data_dir),
+        "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
+        "HOTLINE_PUBLIC_URL": base,
+        "HOTLINE_MENU_PATH": str(write_ko_menu(tmp_path / "ko.yaml")),
+        "HOTLINE_HOURS_PATH": str(always_open(tmp_path / "hours.yaml")),
+        "HOTLINE_STREAM_MODE": "2",
+        "HOTLINE_STREAM_URL": f"ws://127.0.0.1:{ws_port}/ivr/stream",
+        "HOTLINE_STREAM_MODEL": str(ko_model_dir()),
+    }
+    env.pop("HOTLINE_TWILIO_ACCOUNT_SID", None)  # no REST account: the redirect is logged, not sent
+    cmd = [HOTLINE, "serve", "--port", str(port), "--ws-port", str(ws_port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        form = {"CallSid": CALL, "From": "+8613800000000"}
+        r = requests.post(
+            base + "/ivr/voice", data=form, headers={"X-Twilio-Signature": sign(base + "/ivr/voice", form)}, timeout=5
+        )
+        assert r.status_code == 200 and "<Connect><Stream" in r.text
+        time.sleep(4)  # the model loads in the background at start-up
+        fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
+        msgs = prepare(fx.messages, TOKEN, call_sid=CALL)
+        for m in msgs:
+            if m["event"] == "dtmf":
+                m["dtmf"]["digit"] = "0"  # the agent
+        res = replay(env["HOTLINE_STREAM_URL"], msgs, speed=1.0, settle_s=1.0)
+        kinds = [m["event"] for m in res.received]
+        assert "media" in kinds and "clear" in kinds and kinds.index("media") < kinds.index("clear")
+        audio = b"".join(base64.b64decode(m["media"]["payload"]) for m in res.events("media"))
+        assert len(set(audio)) > 50  # speech from the TTS command, not silence
+        db = sqlite3.connect(data_dir / "hotline.db")
+        (state,) = db.execute("select flow_state from calls where call_sid = ?", (CALL,)).fetchone()
+        state = json.loads(state)
+        assert state["node"] == "agent" and state["phase"] == "transferred"
+        path = f"/ivr/stream/resume?s={state['seq']}"
+        r = requests.post(base + path, data=form, headers={"X-Twilio-Signature": sign(base + path, form)}, timeout=5)
+        assert r.status_code == 200 and "<Enqueue" in r.text
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"stream: call {CALL} cannot be redirected" in out, out[-3000:]
+    assert TOKEN not in out
