@@ -48,7 +48,7 @@ class Settings:
     hours_path: Path = PROJECT_ROOT / "ivr" / "menus" / "hours.yaml"
     timezone: str = "Asia/Shanghai"
     agent_dial: str = ""  # IVR transfers: number, sip: or client: to <Dial>; empty = <Enqueue> by skill
-    ivr_router: str = ""  # "module:factory" making the speech router from the menu; empty = menu keywords
+    ivr_router: str = "ivr.route:make_router"  # "module:factory" making the speech router; empty = menu keywords
     shared_dir: Path = field(default_factory=_default_shared)
     models_dir: Path = Path("")  # default: data_dir/models
     speech_engine: str = "vosk"  # vosk | whisper

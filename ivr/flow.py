@@ -23,6 +23,9 @@ REPEAT_WORDS = ("重听", "再说一遍", "再说一次", "重复", "没听清")
 BACK_WORDS = ("返回", "上一级", "上一步", "回到上", "退回")
 MAIN_WORDS = ("主菜单",)
 END_WORDS = ("没有了", "没有其他", "结束", "再见", "挂了", "不用了", "就这样")
+# Words around a command that do not make it a request (请帮我返回上一级菜单吧 is still "back").
+FILLER_WORDS = ("麻烦", "帮我", "给我", "我要", "我想", "一下", "一级", "菜单", "谢谢", "好的", "问题",
+                "请", "吧", "啊", "呀", "了", "的", "你", "我", "再", "先")  # fmt: skip
 SURVEY_SCORES = "12345"
 
 
@@ -42,17 +45,38 @@ class RouteResult:
     options: tuple[str, ...] = ()
 
 
+class RouteLike(Protocol):
+    """Another router's own result type: read like a ``RouteResult`` (e.g. ``ivr.route.RouteResult``)."""
+
+    @property
+    def node(self) -> str | None: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def options(self) -> tuple[str, ...]: ...
+
+
+Routed = RouteResult | RouteLike | tuple[str | None, float] | None
+
+
 class SpeechRouter(Protocol):
     """Text the caller said, at menu node ``node`` -> where to go (or a (node, confidence) pair)."""
 
-    def __call__(self, text: str, node: str) -> RouteResult | tuple[str | None, float] | None: ...
+    def __call__(self, text: str, node: str) -> Routed: ...
 
 
-def as_route(result: RouteResult | tuple[str | None, float] | None) -> RouteResult:
+def as_route(result: Routed) -> RouteResult:
     if result is None:
         return RouteResult(None, 0.0, "fallback")
     if isinstance(result, RouteResult):
         return result
+    if isinstance(result, tuple):
+        node, conf = result
+        return RouteResult(node, float(conf), "route" if node else "fallback")
     if hasattr(result, "node") and hasattr(result, "confidence"):  # another router's own result type
         return RouteResult(
             node=getattr(result, "node", None) or None,
@@ -61,8 +85,7 @@ def as_route(result: RouteResult | tuple[str | None, float] | None) -> RouteResu
             question=str(getattr(result, "question", "") or ""),
             options=tuple(getattr(result, "options", ()) or ()),
         )
-    node, conf = result
-    return RouteResult(node, float(conf), "route" if node else "fallback")
+    return RouteResult(None, 0.0, "fallback")
 
 
 # ------------------------------------------------------------------ values
@@ -182,6 +205,26 @@ def spell_digits(digits: str) -> str:
     return " ".join(CN_DIGITS.get(d, d) for d in digits)
 
 
+def is_command(text: str, words: tuple[str, ...], *, routed: bool) -> bool:
+    """Is ``text`` the command ``words`` name (重听, 返回, 没有了 …) rather than a request containing them?
+
+    我被重复扣款了 and 退回的钱还没到 contain 重复 and 退回 but are requests: a command word counts when the
+    router found no request in the text, or when nothing but command and filler words is left.
+    """
+    compact = "".join(ch for ch in text if ch.isalnum())
+    if not any(w in compact for w in words):
+        return False
+    if not routed:
+        return True
+    covered = [False] * len(compact)
+    for w in (*REPEAT_WORDS, *BACK_WORDS, *MAIN_WORDS, *END_WORDS, *FILLER_WORDS):
+        start = compact.find(w)
+        while start >= 0:  # overlapping words (回到上 + 上一级) cover their characters together
+            covered[start : start + len(w)] = [True] * len(w)
+            start = compact.find(w, start + 1)
+    return covered.count(False) <= 1
+
+
 # ------------------------------------------------------------------ the engine
 class Flow:
     """The rules of one menu. ``step`` is a pure function of its arguments."""
@@ -279,13 +322,17 @@ class Flow:
         if not text:
             return self._fail(st, "no_input", now)
         node = self.menu.node(st.node)
-        if any(w in text for w in REPEAT_WORDS):
-            return self._prompt(st, node, repeat=True)
-        if any(w in text for w in MAIN_WORDS):
-            return self._enter(st, self.menu.root, now, back=True)
-        if any(w in text for w in BACK_WORDS):
-            return self._enter(st, self.menu.parent(node.id), now, back=True)
         route = as_route(self.router(text, scope or st.node))
+        if self._wants_agent(route):  # 人工 is always honoured, whatever else was said
+            step = self._enter(st, self.menu.agent_node, now)
+            return replace(step, notes=(Note("route", st.node, {"to": route.node, "confidence": 1.0}), *step.notes))
+        routed = self._routed(route)
+        if is_command(text, MAIN_WORDS, routed=routed):
+            return self._enter(st, self.menu.root, now, back=True)
+        if is_command(text, BACK_WORDS, routed=routed):
+            return self._enter(st, self.menu.parent(node.id), now, back=True)
+        if is_command(text, REPEAT_WORDS, routed=routed):
+            return self._prompt(st, node, repeat=True)
         if route.action == "clarify" and route.options:
             known = tuple(o for o in route.options if o in self.menu.nodes)
             if len(known) >= 2:
@@ -310,6 +357,8 @@ class Flow:
         return replace(step, notes=(note, *step.notes))
 
     def _on_confirm(self, st: State, ev: Event, now: datetime) -> Step:
+        if ev.kind == "speech" and self._wants_agent(as_route(self.router(ev.text, st.node))):
+            return self._enter(replace(st, phase="", candidate=""), self.menu.agent_node, now)  # 好的，转人工吧
         answer = self._yes_no(ev)
         if answer is True:
             return self._enter(replace(st, phase="", candidate=""), st.candidate, now)
@@ -324,26 +373,32 @@ class Flow:
     def _on_clarify(self, st: State, ev: Event, now: datetime) -> Step:
         opts = st.options
         chosen: str | None = None
+        base = replace(st, phase="", options=())
+        if ev.kind == "digits" and ev.digits[:1] == "0":  # the agent key works here too
+            return self._enter(base, self.menu.agent_node, now)
         if ev.kind == "digits" and ev.digits[:1].isdigit() and 1 <= int(ev.digits[:1]) <= len(opts):
             chosen = opts[int(ev.digits[:1]) - 1]
         elif ev.kind == "speech" and ev.text.strip():
-            for nid in opts:  # a label or keyword of one option
-                n = self.menu.node(nid)
-                if any(w and w in ev.text for w in (n.label, *n.keywords)):
-                    chosen = nid
-                    break
-            if chosen is None:
-                route = as_route(self.router(ev.text, st.node))
-                if route.node and any(route.node == o or route.node.startswith(o + ".") for o in opts):
-                    chosen = route.node
-        base = replace(st, phase="", options=())
+            route = as_route(self.router(ev.text, st.node))
+            if self._wants_agent(route):
+                return self._enter(base, self.menu.agent_node, now)
+            if route.node and any(route.node == o or route.node.startswith(o + ".") for o in opts):
+                chosen = route.node
+            else:
+                for nid in opts:  # a label or keyword of one option
+                    n = self.menu.node(nid)
+                    if any(w and w in ev.text for w in (n.label, *n.keywords)):
+                        chosen = nid
+                        break
+            if chosen is None and self._routed(route):  # a clear request for something else: honour it
+                return self._speech(base, ev, now)
         if chosen:
             return self._enter(base, chosen, now)
         clarified = st.clarified + 1
-        if clarified >= 2:  # two unclear answers: back to the keypad menu
-            step = self._prompt(replace(base, clarified=clarified), self.menu.node(st.node))
+        if clarified >= 2:  # two unclear answers: back to the keypad menu (its short, keys-only prompt)
+            step = self._prompt(replace(base, clarified=clarified), self.menu.node(st.node), short=True)
             return replace(step, notes=(Note("clarify-fallback", st.node),))
-        return self._fail(replace(st, clarified=clarified), "no_match", now)
+        return self._fail(replace(st, clarified=clarified), "no_input" if ev.kind == "no_input" else "no_match", now)
 
     def _on_info(self, st: State, ev: Event, now: datetime) -> Step:
         node = self.menu.node(st.node)
@@ -360,7 +415,8 @@ class Flow:
             if key == "9":
                 return self._enter(st, self.menu.survey_node, now)
             return self._fail(st, "no_match", now)
-        if any(w in ev.text for w in END_WORDS):
+        route = as_route(self.router(ev.text, st.node)) if ev.text.strip() else RouteResult(None, 0.0, "fallback")
+        if not self._wants_agent(route) and is_command(ev.text, END_WORDS, routed=self._routed(route)):
             return self._enter(st, self.menu.survey_node, now)
         return self._speech(st, ev, now)
 
@@ -523,6 +579,12 @@ class Flow:
         return replace(step, notes=(Note("too-many-failures", st.node), *step.notes))
 
     # small helpers ------------------------------------------------------
+    def _wants_agent(self, route: RouteResult) -> bool:
+        return route.action == "route" and route.node == self.menu.agent_node
+
+    def _routed(self, route: RouteResult) -> bool:
+        return route.action == "route" and bool(route.node) and route.node in self.menu.nodes
+
     def _count(self, st: State, ev: Event) -> int:
         return st.failures + 1
 

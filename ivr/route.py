@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import threading
 import unicodedata
@@ -81,6 +82,7 @@ class _Segmenter:
     def __init__(self, words: Iterable[str]) -> None:
         import jieba
 
+        jieba.setLogLevel(logging.WARNING)  # its prefix-dictionary chatter is not our log
         self._tok = jieba.Tokenizer()
         self._tok.initialize()
         for w in sorted(set(words)):
@@ -91,6 +93,12 @@ class _Segmenter:
     def cut(self, text: str) -> list[str]:
         with self._lock:  # jieba's tokenizer keeps per-call state in its DAG cache; be safe across threads
             return [w for w in self._tok.cut(text, HMM=True) if w.strip()]
+
+
+@lru_cache(maxsize=4)
+def _segmenter(words: frozenset[str]) -> _Segmenter:
+    """One segmenter per word list and process: loading jieba's dictionary takes seconds."""
+    return _Segmenter(words)
 
 
 def features(compact: str, words: Sequence[str], hits: Iterable[str]) -> list[str]:
@@ -341,7 +349,7 @@ class Router:
         self._agent_res = [re.compile(p) for p in policy.agent_patterns]
         self._negators = tuple(sorted({normalize(n) for n in policy.negators if n}, key=len, reverse=True))
         self._automaton = _build_automaton(self.phrases)
-        self._seg = _Segmenter([*self.phrases, *_EXTRA_WORDS])
+        self._seg = _segmenter(frozenset([*self.phrases, *_EXTRA_WORDS]))
         # group structure: top-level branch of every node, children of every menu
         self._branch = {n: self._top(n) for n in self.nodes}
 

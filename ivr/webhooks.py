@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import importlib
 import logging
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -95,13 +96,23 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+class RouterError(ValueError):
+    """HOTLINE_IVR_ROUTER cannot be built for this menu; the server refuses to start."""
+
+
 def make_router(spec: str, menu: Any) -> SpeechRouter | None:
     """``module:factory`` -> factory(menu), a SpeechRouter; empty means the menu's keywords."""
     if not spec:
         return None
     module, _, attr = spec.partition(":")
-    factory = getattr(importlib.import_module(module), attr or "make_router")
-    router: SpeechRouter = factory(menu)
+    try:
+        factory = getattr(importlib.import_module(module), attr or "make_router")
+        router: SpeechRouter = factory(menu)
+    except (ImportError, AttributeError, ValueError, OSError) as exc:
+        raise RouterError(
+            f"HOTLINE_IVR_ROUTER={spec}: {exc} (retrain with .venv/bin/python scripts/train_router.py "
+            "after a menu change, or set HOTLINE_IVR_ROUTER= to route by the menu's keywords only)"
+        ) from exc
     return router
 
 
@@ -168,6 +179,8 @@ def _input_event() -> Event:
         try:
             conf: float | None = min(1.0, max(0.0, float(raw_conf)))
         except ValueError:
+            conf = None
+        if conf is not None and not math.isfinite(float(raw_conf)):  # "nan", "inf": no confidence given
             conf = None
         return Event("speech", text=speech.strip()[:500], confidence=conf)
     return Event("no_input")

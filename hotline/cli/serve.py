@@ -21,9 +21,15 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
     from waitress import serve as waitress_serve
 
     from hotline.app import create_app
+    from ivr.hours import HoursError
+    from ivr.menu import MenuError
+    from ivr.webhooks import RouterError
 
     settings = Settings.from_env()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (MenuError, HoursError, RouterError) as exc:  # broken menu, hours or router data: refuse, say why
+        raise click.ClickException(f"refusing to start: {exc}") from None
     log.info("serving on http://%s:%d (database %s)", host, port, settings.describe()["database_url"])
     if ws_port != 0:  # waitress cannot carry WebSockets: /ivr/stream gets its own small server
         from ivr.stream_ws import start_ws_server

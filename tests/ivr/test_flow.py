@@ -234,3 +234,29 @@ def test_ended_state_stays_ended() -> None:
     end = run([press("2"), press("3"), press("9"), press("5")])[-1]
     again = flow().step(replace(end.state), press("1"), now=OPEN)
     assert again.action == "hangup"
+
+
+@pytest.mark.parametrize(
+    ("events", "node"),
+    [
+        ([say("我被重复扣款了")], "payment.failed"),  # the keyword router: 重复扣款 is a request
+        ([say("重复一下")], "main"),
+        ([say("我没听清，转人工")], "agent"),
+        ([press("2"), say("请返回上一级菜单")], "main"),
+        ([press("2"), press("3"), say("我的快递没有了")], "logistics"),  # not "没有了" (no more questions)
+    ],
+)
+def test_command_words_inside_requests_with_the_keyword_router(events: list[Event], node: str) -> None:
+    assert run(events)[-1].node.startswith(node)
+
+
+def test_is_command() -> None:
+    from ivr.flow import BACK_WORDS, END_WORDS, REPEAT_WORDS, is_command
+
+    assert is_command("重复一下", REPEAT_WORDS, routed=False)
+    assert is_command("麻烦再说一遍好吗", REPEAT_WORDS, routed=False)
+    assert not is_command("我被重复扣款了", REPEAT_WORDS, routed=True)
+    assert is_command("请帮我返回上一级菜单吧", BACK_WORDS, routed=True)
+    assert is_command("没有了，谢谢", END_WORDS, routed=True)
+    assert not is_command("快递没有了", END_WORDS, routed=True)
+    assert not is_command("我要退款", BACK_WORDS, routed=False)

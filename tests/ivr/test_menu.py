@@ -27,8 +27,8 @@ CONTRACT = {
 
 def test_node_ids_and_keys_follow_the_contract() -> None:
     m = menu()
-    for node, path in CONTRACT.items():
-        assert m.key_path(node) == path, node
+    for nid, path in CONTRACT.items():
+        assert m.key_path(nid) == path, nid
     for nid, node in m.nodes.items():
         assert node.prompt, nid
         if node.kind in ("menu", "info", "collect", "transfer") and nid not in ("main", "order.status.result"):
@@ -136,3 +136,33 @@ def test_server_refuses_to_start_on_a_broken_menu(tmp_path: Path, settings: Sett
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(MenuError, match="key '7' goes to unknown node 'nowhere'"):
         create_app(settings.with_(menu_path=bad))
+
+
+def test_serve_refuses_a_broken_menu_with_a_clear_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hotline.cli import cli
+
+    data = _base()
+    data["nodes"]["main"]["choices"]["7"] = "nowhere"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {"HOTLINE_MENU_PATH": str(bad), "HOTLINE_DATA_DIR": str(tmp_path / "var"), "HOTLINE_DATABASE_URL": ""}
+    result = CliRunner().invoke(cli, ["serve", "--port", "0", "--ws-port", "0"], env=env)
+    assert result.exit_code != 0
+    assert "refusing to start" in result.output and str(bad) in result.output
+    assert "node 'main'" in result.output and "unknown node 'nowhere'" in result.output
+
+
+def test_serve_refuses_router_data_that_does_not_fit_the_menu(tmp_path: Path, settings: Settings) -> None:
+    from hotline.app import create_app
+    from ivr.webhooks import RouterError
+
+    data = yaml.safe_load(MENU_PATH.read_text(encoding="utf-8"))
+    del data["nodes"]["payment"]["choices"]["4"]
+    del data["nodes"]["payment.crossborder"]
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RouterError, match=r"payment\.crossborder.*train_router"):
+        create_app(settings.with_(menu_path=edited, ivr_router="ivr.route:make_router"))
+    create_app(settings.with_(menu_path=edited, ivr_router=""))  # keywords only: starts

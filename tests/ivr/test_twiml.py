@@ -24,8 +24,8 @@ def steps_for(*keys: str) -> Step:
     return step
 
 
-def xml(step: Step, **kw: str) -> ET.Element:
-    return ET.fromstring(render(step, **kw))
+def xml(step: Step, agent_dial: str = "") -> ET.Element:
+    return ET.fromstring(render(step, agent_dial=agent_dial))
 
 
 def test_menu_gather_structure() -> None:

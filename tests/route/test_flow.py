@@ -161,3 +161,81 @@ def test_simulate_other_free_form_requests(server: tuple[str, dict[str, str]], t
     url, env = server
     out = simulate(env, "--url", url, "--say", text, "--expect", node)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# --- the flow's own rules with the trained router (issue 7: 人工 always, commands vs requests) ---------
+
+
+def test_open_question_at_call_start(flow: Flow) -> None:
+    start = run(flow)[-1]
+    assert start.say[1].startswith("请简单说出您要办理的业务，或按键选择")
+    assert start.gather is not None and "speech" in start.gather.input and "dtmf" in start.gather.input
+
+
+@pytest.mark.parametrize(
+    ("text", "node", "phase"),
+    [
+        ("我被重复扣款了", "payment.failed", "transferred"),  # 重复 inside a request is not "repeat"
+        ("退回的钱怎么还没到", "payment.refund", ""),  # nor 退回 "back"
+        ("重复一下", "main", ""),
+        ("请再说一遍", "main", ""),
+        ("我没听清，转人工", "agent", "transferred"),  # 人工 wins over a command word
+        ("重复扣款了转人工", "agent", "transferred"),
+    ],
+)
+def test_commands_and_requests_with_command_words(flow: Flow, text: str, node: str, phase: str) -> None:
+    step = run(flow, say(text))[-1]
+    assert (step.node, step.state.phase) == (node, phase)
+
+
+def test_navigation_commands_at_a_submenu(flow: Flow) -> None:
+    assert run(flow, Event("digits", digits="2"), say("返回主菜单"))[-1].node == "main"
+    assert run(flow, Event("digits", digits="2"), say("请帮我回到上一级菜单吧"))[-1].node == "main"
+    rep = run(flow, Event("digits", digits="2"), say("没听清，再说一次"))[-1]
+    assert rep.node == "payment" and any(n.kind == "repeat" for n in rep.notes)
+
+
+def test_end_words_after_information_only_when_meant(flow: Flow) -> None:
+    assert run(flow, Event("digits", digits="23"), say("没有了，谢谢"))[-1].node == "survey"
+    lost = run(flow, Event("digits", digits="23"), say("我的快递没有了"))[-1]
+    assert lost.node.startswith("logistics"), lost.node
+
+
+def test_agent_is_honoured_during_a_clarifying_question(flow: Flow) -> None:
+    q = run(flow, say("空调是送货上门安装吗"))[-1]
+    assert q.state.phase == "clarify"
+    for answer in (say("转人工"), say("人工"), Event("digits", digits="0")):
+        step = flow.step(q.state, answer, now=OPEN)
+        assert (step.node, step.action) == ("agent", "transfer")
+
+
+def test_agent_is_honoured_even_when_speech_is_unsure(flow: Flow) -> None:
+    step = run(flow, say("人工", conf=0.2))[-1]
+    assert (step.node, step.action) == ("agent", "transfer")
+
+
+def test_agent_is_honoured_at_a_confirmation(flow: Flow) -> None:
+    confirm = run(flow, say("我要退款", conf=0.3))[-1]
+    assert confirm.state.phase == "confirm"
+    step = flow.step(confirm.state, say("好的，还是转人工吧"), now=OPEN)
+    assert (step.node, step.action) == ("agent", "transfer")
+    assert flow.step(confirm.state, say("好的"), now=OPEN).node == confirm.state.candidate
+
+
+def test_a_clear_new_request_answers_a_clarifying_question(flow: Flow) -> None:
+    q = run(flow, say("空调是送货上门安装吗"))[-1]
+    assert flow.step(q.state, say("我要查退款进度"), now=OPEN).node == "payment.refund"
+
+
+def test_silence_at_a_clarifying_question_counts_as_no_input(flow: Flow) -> None:
+    q = run(flow, say("空调是送货上门安装吗"))[-1]
+    step = flow.step(q.state, Event("no_input"), now=OPEN)
+    assert step.node == "main" and step.state.no_input == 1 and step.state.clarified == 1
+
+
+def test_keypad_fallback_says_the_keys_only(flow: Flow) -> None:
+    q = run(flow, say("空调是送货上门安装吗"))[-1]
+    first = flow.step(q.state, say("嗯"), now=OPEN)
+    again = flow.step(first.state, say("空调是送货上门安装吗"), now=OPEN)
+    second = flow.step(again.state, say("那个"), now=OPEN)
+    assert second.say == (flow.menu.node("main").short,)
