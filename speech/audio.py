@@ -34,6 +34,9 @@ class AudioError(Exception):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type[AudioError], tuple[str, str]]:  # survives worker processes
+        return (AudioError, (self.path, self.reason))
+
 
 @dataclass(frozen=True)
 class Audio:
@@ -75,6 +78,13 @@ def decode(path: str | Path, rate: int = 16000, raw_format: str | None = None) -
     if size == 0:
         raise AudioError(p, "empty file (0 bytes)")
     fmt = raw_format or ("mulaw" if p.suffix.lower() in RAW_MULAW_SUFFIXES else None)
+    if fmt is None:
+        with p.open("rb") as f:
+            head = f.read(4096)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            problem = wav_truncation(head, size)
+            if problem:
+                raise AudioError(p, problem)
     if fmt == "mulaw":
         samples = ulaw_to_pcm(p.read_bytes())
         arr = np.frombuffer(samples, dtype=np.int16)
@@ -90,9 +100,11 @@ def _decode_pydub(p: Path, rate: int) -> Audio:
         # ffmpeg resamples while decoding; pydub reads PCM WAV itself (then numpy resamples)
         seg = AudioSegment.from_file(str(p), parameters=["-ar", str(rate)])
     except CouldntDecodeError as exc:
-        raise AudioError(p, f"cannot decode ({_ffmpeg_reason(str(exc), p)})") from None
-    except (IndexError, ValueError, EOFError, OSError) as exc:  # pydub trips on some truncated headers
-        raise AudioError(p, f"cannot decode ({type(exc).__name__}: {exc})") from None
+        raise AudioError(p, f"cannot decode: {diagnose(p, _ffmpeg_reason(str(exc), p))}") from None
+    except (IndexError, ValueError, EOFError):  # pydub's probe found no audio stream it could use
+        raise AudioError(p, f"cannot decode: {diagnose(p, 'ffmpeg found no audio stream')}") from None
+    except OSError as exc:  # unreadable file, or ffmpeg itself missing
+        raise AudioError(p, f"cannot read ({exc.strerror or type(exc).__name__}: {exc.filename or ''})") from None
     if len(seg.raw_data) == 0 or seg.frame_count() == 0:
         raise AudioError(p, "no audio in file (truncated or header only)")
     if seg.sample_width != 2:
@@ -103,6 +115,59 @@ def _decode_pydub(p: Path, rate: int) -> Audio:
     data = data[: len(data) - len(data) % n]
     chans = tuple(np.ascontiguousarray(resample(data[i::n], src_rate, rate)) for i in range(n))
     return Audio(rate, chans)
+
+
+# Leading bytes of the containers a contact centre writes; a file that starts like one of these
+# but cannot be decoded is damaged, anything else is a format we do not take.
+MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"RIFF", 0, "WAV"),
+    (b"RF64", 0, "WAV"),
+    (b"ID3", 0, "MP3"),
+    (b"OggS", 0, "OGG"),
+    (b"fLaC", 0, "FLAC"),
+    (b"#!AMR", 0, "AMR"),
+    (b"ftyp", 4, "MP4/M4A"),
+    (b"\x1aE\xdf\xa3", 0, "WebM"),
+)
+
+
+def container_of(head: bytes) -> str | None:
+    """The container a file's first bytes announce (MP3 frames: the 11-bit sync word)."""
+    for magic, offset, name in MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+        return "MP3"
+    return None
+
+
+def diagnose(p: Path, detail: str) -> str:
+    """Why ffmpeg could not decode ``p``: a damaged file of a known kind, or not a recording."""
+    with p.open("rb") as f:
+        head = f.read(64)
+    kind = container_of(head)
+    if kind is None:
+        return f"unsupported format, not a recording ffmpeg can read ({detail})"
+    return f"corrupt or truncated {kind} file ({detail})"
+
+
+def wav_truncation(head: bytes, size: int) -> str | None:
+    """A reason when a WAV's header promises more audio than the file holds (a cut-off upload).
+
+    Streaming writers leave the sizes at 0 or 0xFFFFFFFF: those are not taken as truncation.
+    """
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if cid == b"data":
+            have = size - (pos + 8)
+            if n in (0, 0xFFFFFFFF, 0x7FFFFFFF) or n <= have:
+                return None
+            return f"truncated WAV file: header promises {n} bytes of audio, the file holds {max(have, 0)}"
+        pos += 8 + n + (n & 1)
+    if pos >= size:  # the header ends before any audio chunk
+        return "truncated WAV file: no audio data after the header"
+    return None
 
 
 def _ffmpeg_reason(msg: str, path: Path) -> str:

@@ -51,12 +51,14 @@ class FileResult:
     cpu_seconds: float = 0.0  # CPU time of the worker process for this file
     peak_rss_mb: float = 0.0  # the worker's peak resident memory so far
     worker: int = 0  # pid of the worker process
+    model_loads: int = 0  # transcribers (models) this worker has built so far: 1 when loaded once
 
 
 @dataclass
 class BatchSummary:
     results: list[FileResult] = field(default_factory=list)
     wall_seconds: float = 0.0
+    workers: int = 0  # worker processes started (0 when every input was already done)
 
     @property
     def done(self) -> list[FileResult]:
@@ -140,6 +142,7 @@ def _init_worker(spec: EngineSpec, policy: Policy | None, caller_channel: int) -
     _WORKER["transcriber"] = build_transcriber(
         spec.engine, spec.model_dir, spec.language, spec.threads, **dict(spec.options)
     )
+    _WORKER["model_loads"] = int(_WORKER.get("model_loads", 0)) + 1
     _WORKER["policy"] = policy
     _WORKER["caller_channel"] = caller_channel
     _WORKER["pid"] = os.getpid()
@@ -150,12 +153,13 @@ def process_file(path: str, out: str) -> FileResult:
     transcriber: Transcriber = _WORKER["transcriber"]
     t0, c0 = time.perf_counter(), time.process_time()
     pid = worker_pid()
+    loads = int(_WORKER.get("model_loads", 0))
     try:
         transcript = transcribe_file(path, transcriber, _WORKER["caller_channel"])
     except AudioError as exc:
-        return FileResult(path, out, False, error=exc.reason, worker=pid)
+        return FileResult(path, out, False, error=exc.reason, worker=pid, model_loads=loads)
     except Exception as exc:  # an engine failure on one file must not stop the batch
-        return FileResult(path, out, False, error=f"{type(exc).__name__}: {exc}", worker=pid)
+        return FileResult(path, out, False, error=f"{type(exc).__name__}: {exc}", worker=pid, model_loads=loads)
     policy = _WORKER["policy"]
     if policy is not None:
         transcript = redact_transcript(transcript, policy)
@@ -169,9 +173,23 @@ def process_file(path: str, out: str) -> FileResult:
         transcript.duration,
         time.perf_counter() - t0,
         cpu_seconds=time.process_time() - c0,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=peak_rss_mb(),
         worker=pid,
+        model_loads=loads,
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory. ``ru_maxrss`` is not it: Linux keeps the parent's
+    figure across fork + exec, so a spawned worker would report its parent's peak. VmHWM is per
+    address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker_pid() -> int:
@@ -216,7 +234,7 @@ def run_batch(
     if on_start:
         on_start(len(todo))
     if todo:
-        workers = min(jobs, len(todo))
+        workers = summary.workers = min(jobs, len(todo))
         ctx = mp.get_context("spawn")  # clean children: no inherited threads or model copies
         with ProcessPoolExecutor(workers, ctx, _init_worker, (spec, policy, caller_channel)) as pool:
             pending: dict[Future[FileResult], tuple[str, str]] = {}

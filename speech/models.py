@@ -1,9 +1,10 @@
 """Model registry and cache: which models exist, where they come from, where they are installed.
 
 Nothing here loads a model; engines do that from an explicit directory. Official Vosk models come
-from alphacephei.com as zip files. When the registry knows no checksum for a zip, ``pull``
-verifies the zip's integrity (CRC of every member) and records the sha256 it computed in
-``<models_dir>/<name>/.hotline-model.json`` so later copies can be compared.
+from alphacephei.com as zip files. A zip whose sha256 the registry knows (vosk-model-small-en-us-0.15)
+must match it, from the network or ``--from FILE.zip``; alphacephei publishes no checksums, so for the
+others ``pull`` verifies the zip's integrity (CRC of every member) and records the sha256 it computed
+in ``<models_dir>/<name>/.hotline-model.json`` so later copies can be compared.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ REGISTRY: dict[str, ModelInfo] = {
             "vosk",
             "en",
             VOSK_BASE + "vosk-model-small-en-us-0.15.zip",
-            None,
+            # alphacephei publishes no checksums; this one (41,205,931-byte zip) is the digest several
+            # independent projects pin for the official file
+            "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498",
             40,
             "small US English model",
         ),
@@ -142,13 +145,47 @@ def how_to_get(name: str) -> str:
     return f"install a local copy with `hotline models pull {info.name} --from DIR`"
 
 
-def find_model(name_or_path: str | Path, models_dir: Path, extra_dirs: Iterable[Path] = ()) -> Path:
+def model_for_language(setting: str, language: str) -> str:
+    """The model a setting names for ``language``.
+
+    A setting is one model (directory or installed name) for every language, or one per language:
+    ``"zh=vosk-model-cn-0.22,en=vosk-model-small-en-us-0.15,*=/models/other"`` (``*``: any other).
+    Returns "" when the setting names none for this language.
+    """
+    setting = setting.strip()
+    if "=" not in setting:
+        return setting
+    chosen: dict[str, str] = {}
+    for part in setting.split(","):
+        lang, sep, model = part.partition("=")
+        if not sep or not lang.strip() or not model.strip():
+            raise ModelError(f"model setting {setting!r}: expected LANG=MODEL[,LANG=MODEL...], got {part.strip()!r}")
+        chosen[lang.strip()] = model.strip()
+    return chosen.get(language) or chosen.get("*", "")
+
+
+def suggestions(engine: str, language: str) -> list[str]:
+    """Registry models for this engine and language (multilingual ones last)."""
+    exact = [m.name for m in REGISTRY.values() if m.engine == engine and m.language == language]
+    multi = [m.name for m in REGISTRY.values() if m.engine == engine and m.language == "multi"]
+    return exact + multi
+
+
+def find_model(
+    name_or_path: str | Path, models_dir: Path, extra_dirs: Iterable[Path] = (), language: str = "zh"
+) -> Path:
     """Resolve a model name (or alias, or directory) to an installed model directory.
 
     Order: an existing directory path; ``models_dir/<name>``; each of ``extra_dirs/<name>``;
-    the package that ships it. Raises ModelError with the way to get it.
+    the package that ships it. A per-language setting ("zh=NAME,en=NAME") gives ``language``'s.
+    Raises ModelError with the way to get it.
     """
     raw = str(name_or_path)
+    if "=" in raw and not Path(raw).expanduser().exists():
+        chosen = model_for_language(raw, language)
+        if not chosen:
+            raise ModelError(f"model setting {raw!r} names no model for language {language!r}")
+        raw = chosen
     p = Path(raw).expanduser()
     if p.is_dir():
         if looks_like_model(p):

@@ -153,14 +153,26 @@ def find_spans(text: str, policy: Policy = Policy()) -> list[Span]:
         if len(digits) < 7 or _service_number(digits):
             continue
         context = text[max(0, start - CONTEXT_CHARS) : start]
-        tag = classify(digits, context, policy, fallback=False)
-        parts = _split_groups(text, start, groups, policy) if tag is None and len(groups) > 1 else []
-        if tag is None and not parts:
-            tag = classify(digits, context, policy)
+        parts: list[Span] = []
+        # Groups whose whole does not have a number's shape may be several numbers, or a number
+        # and a word after a comma ("13812345678，3点以后"): split by shape first.
+        if len(groups) > 1 and classify(digits, "", policy, fallback=False) is None:
+            parts = _split_groups(text, start, groups, policy)
+        tag = None if parts else classify(digits, context, policy)
         if tag is not None:
-            spans.append(Span(start, end, tag, digits))
+            spans.append(_with_prefix(text, Span(start, end, tag, digits)))
         spans.extend(parts)
     return spans
+
+
+def _with_prefix(text: str, span: Span) -> Span:
+    """Order and waybill numbers often start with letters (SF1234…, JDV0…): redact those too."""
+    if span.tag != ORDER:
+        return span
+    s = span.start
+    while s > 0 and span.start - s < 4 and text[s - 1].isascii() and text[s - 1].isalpha():
+        s -= 1
+    return replace(span, start=s)
 
 
 def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> list[Span]:

@@ -11,21 +11,31 @@ import click
 from hotline.settings import Settings
 
 
-def resolve_model(settings: Settings, engine: str, model: str | None) -> Path:
-    """--model, else HOTLINE_VOSK_MODEL / HOTLINE_WHISPER_MODEL; a clear UsageError when missing."""
-    from speech.models import ModelError, find_model
+def resolve_model(settings: Settings, engine: str, model: str | None, language: str = "zh") -> Path:
+    """--model, else HOTLINE_VOSK_MODEL / HOTLINE_WHISPER_MODEL (one model, or LANG=MODEL pairs);
+    a clear UsageError saying how to get one when missing."""
+    from speech.models import ModelError, find_model, how_to_get, model_for_language, suggestions
 
-    configured = model or (settings.whisper_model if engine == "whisper" else settings.vosk_model)
+    var = "HOTLINE_WHISPER_MODEL" if engine == "whisper" else "HOTLINE_VOSK_MODEL"
+    try:
+        configured = model or model_for_language(
+            settings.whisper_model if engine == "whisper" else settings.vosk_model, language
+        )
+    except ModelError as exc:
+        raise click.UsageError(f"{var}: {exc}") from None
     if not configured:
-        var = "HOTLINE_WHISPER_MODEL" if engine == "whisper" else "HOTLINE_VOSK_MODEL"
+        names = suggestions(engine, language)
         hint = (
             "e.g. --model ../shared/models/whisper-base-ct2"
             if engine == "whisper"
-            else "get one with `hotline models pull vosk-model-small-cn-0.22`"
+            else (f"{names[0]}: " + how_to_get(names[0]) if names else f"no known Vosk model for {language!r}")
         )
-        raise click.UsageError(f"no {engine} model: pass --model DIR or set {var}; {hint}")
+        raise click.UsageError(
+            f"no {engine} model for language {language!r}: pass --model DIR or set {var} "
+            f"(a directory or installed model name, or per language: zh=NAME,en=NAME); {hint}"
+        )
     try:
-        return find_model(configured, settings.models_dir, [settings.shared_dir / "models"])
+        return find_model(configured, settings.models_dir, [settings.shared_dir / "models"], language)
     except ModelError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -61,7 +71,7 @@ def transcribe(
     engine = engine or settings.speech_engine
     if engine not in ("vosk", "whisper"):
         raise click.UsageError(f"engine {engine!r}: choose vosk or whisper")
-    model_dir = resolve_model(settings, engine, model)
+    model_dir = resolve_model(settings, engine, model, language)
     try:
         inputs = collect_inputs(paths)
     except BatchError as exc:
@@ -80,7 +90,7 @@ def transcribe(
     audio = compute = 0.0
 
     def on_start(n: int) -> None:
-        bar.set_postfix_str(f"{len(inputs) - n} already done; loading model in {jobs} worker(s)")
+        bar.set_postfix_str(f"{len(inputs) - n} already done; loading model in {min(jobs, n)} worker(s)")
 
     def progress(r: FileResult) -> None:
         nonlocal audio, compute
@@ -101,7 +111,7 @@ def transcribe(
     click.echo(
         f"{len(done)} transcribed, {len(skipped)} skipped (already done), {len(failed)} failed; "
         f"{summary.audio_seconds / 60:.1f} min of audio in {summary.wall_seconds:.1f} s "
-        f"({speed:.1f}x real time, RTF per stream {rtf:.2f}, {jobs} worker(s)); output in {out_dir}"
+        f"({speed:.1f}x real time, RTF per stream {rtf:.2f}, {summary.workers} worker(s)); output in {out_dir}"
     )
     for r in failed:
         click.echo(f"FAILED {r.path}: {r.error}", err=True)

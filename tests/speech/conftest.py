@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from speech.transcribe import Transcriber
 from tests.conftest import IN_CI, ROOT
 
 FIXTURES = ROOT / "audio_fixtures"
@@ -29,14 +30,14 @@ def ko_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def vosk_free(ko_model: Path):  # type: ignore[no-untyped-def]
+def vosk_free(ko_model: Path) -> Transcriber:
     from speech.transcribe import build_transcriber
 
     return build_transcriber("vosk", ko_model, language="ko")
 
 
 @pytest.fixture(scope="session")
-def vosk_grammar(ko_model: Path):  # type: ignore[no-untyped-def]
+def vosk_grammar(ko_model: Path) -> Transcriber:
     from speech.transcribe import build_transcriber
 
     return build_transcriber("vosk", ko_model, language="ko", grammar=GRAMMAR)

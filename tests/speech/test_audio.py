@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,10 @@ def test_same_speech_in_every_format_is_aligned() -> None:
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("empty.wav", "empty"),
-        ("corrupt.mp3", "cannot decode"),
-        ("truncated.wav", "cannot decode"),
-        ("not_audio.wav", "cannot decode"),
+        ("empty.wav", "empty file"),
+        ("corrupt.mp3", "cannot decode: unsupported format"),  # random bytes
+        ("truncated.wav", "truncated WAV file"),  # cut inside the header
+        ("not_audio.wav", "cannot decode: unsupported format"),  # a text file
         ("missing.wav", "no such file"),
     ],
 )
@@ -58,8 +59,44 @@ def test_bad_files_raise_one_error_naming_file_and_reason(name: str, reason: str
     with pytest.raises(AudioError) as err:
         decode(FIXTURES / name)
     assert name in str(err.value)
-    assert reason in err.value.reason
+    assert err.value.reason.startswith(reason)
     assert err.value.path.endswith(name)
+    assert pickle.loads(pickle.dumps(err.value)).reason == err.value.reason  # crosses worker processes
+
+
+@pytest.mark.parametrize(
+    ("source", "cut", "name", "reason"),
+    [
+        ("ko_delivery_16k.wav", 0.5, "cut.wav", "truncated WAV file: header promises 73384 bytes"),
+        ("ko_delivery_48k.ogg", 0.25, "cut.ogg", "cannot decode: corrupt or truncated OGG file"),
+        ("ko_delivery_16k.flac", 0.003, "cut.flac", "cannot decode: corrupt or truncated FLAC file"),
+    ],
+)
+def test_truncated_recordings(tmp_path: Path, source: str, cut: float, name: str, reason: str) -> None:
+    data = (FIXTURES / source).read_bytes()
+    f = tmp_path / name
+    f.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(AudioError) as err:
+        decode(f)
+    assert err.value.reason.startswith(reason), err.value.reason
+
+
+def test_unsupported_file_given_by_name(tmp_path: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text("订单 123\n" * 200, encoding="utf-8")
+    with pytest.raises(AudioError, match=r"notes\.txt: cannot decode: unsupported format"):
+        decode(f)
+
+
+def test_streaming_wav_header_sizes_are_not_truncation(tmp_path: Path) -> None:
+    """Writers that stream leave the data size at 0xFFFFFFFF; the audio is all there."""
+    data = bytearray((FIXTURES / "ko_delivery_16k.wav").read_bytes())
+    assert data[36:40] == b"data"
+    data[40:44] = (0xFFFFFFFF).to_bytes(4, "little")
+    f = tmp_path / "streamed.wav"
+    f.write_bytes(bytes(data))
+    assert audio.wav_truncation(bytes(data[:4096]), len(data)) is None
+    assert decode(f).duration == pytest.approx(decode(FIXTURES / "ko_delivery_16k.wav").duration, abs=0.01)
 
 
 def test_header_only_wav_is_no_audio(tmp_path: Path) -> None:

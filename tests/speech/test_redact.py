@@ -38,6 +38,11 @@ REDACTED = [
     ("6222021234567890", BANK_CARD),  # 16 digits without context
     ("13812345678 13987654321", f"{PHONE} {PHONE}"),  # two numbers back to back
     ("电话13812345678，身份证号110105194912310021", f"电话{PHONE}，身份证号{ID_CARD}"),
+    ("我的手机号是幺三八，幺二三四，五六七八", f"我的手机号是{PHONE}"),  # read back in groups
+    ("电话13812345678，3点以后打", f"电话{PHONE}，3点以后打"),  # the time after the comma stays
+    ("手机号是幺叁捌幺贰叁肆伍陆柒捌", f"手机号是{PHONE}"),  # financial numerals
+    ("身份证号是11010519491231002x", f"身份证号是{ID_CARD}"),
+    ("身份证 110105 19491231 002X", f"身份证 {ID_CARD}"),
 ]
 
 KEPT = [
@@ -61,6 +66,20 @@ KEPT = [
     "五万元",
     "累计推出约四千套房源",
     "iPhone 15 Pro",
+    "一千二百九十九块",  # prices read positionally
+    "一共是两百九十九点九九元",
+    "价格是12999元",
+    "十二点三十五分到",  # times
+    "18点30分",
+    "2024/03/15 14:30",
+    "今天是二〇二四年十二月三十一日",
+    "一九九九年出生",
+    "我的验证码是三八二九一七",  # 6 digits: not one of the numbers we redact
+    "尾号五六七八的那张卡",  # a card's last four digits identify nothing
+    "请拨打九五零六一八",
+    "工号是八八六六七",
+    "房号1801室",
+    "两万两千",
 ]
 
 
@@ -84,6 +103,8 @@ def test_not_pii_kept(text: str) -> None:
         ("打400-606-5500", "打400-606-5500"),
         ("2024-03-15发货", "2024-03-15发货"),
         ("手机13812345678", f"手机{PHONE}"),
+        ("快递单号是SF1234567890123", f"快递单号是{ORDER}"),  # letter prefix goes too
+        ("订单12345678901234567890", f"订单{ORDER}"),
     ],
 )
 def test_order_numbers_optional(text: str, expected: str) -> None:

