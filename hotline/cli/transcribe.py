@@ -48,6 +48,13 @@ def resolve_model(settings: Settings, engine: str, model: str | None, language: 
 @click.option("--language", default="zh", show_default=True)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
 @click.option("--caller-channel", type=click.IntRange(0, 1), default=None, help="default: HOTLINE_CALLER_CHANNEL")
+@click.option(
+    "--beam",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="whisper beam size: 5 trades about 2x the time for fewer errors (CER 0.197 -> 0.169 on shared/speech/zh)",
+)
 @click.option("--no-redact", is_flag=True, help="write transcripts without PII redaction")
 @click.option("--redact-order-numbers/--keep-order-numbers", default=None, help="default: HOTLINE_REDACT_ORDER_NUMBERS")
 def transcribe(
@@ -58,6 +65,7 @@ def transcribe(
     language: str,
     jobs: int | None,
     caller_channel: int | None,
+    beam: int,
     no_redact: bool,
     redact_order_numbers: bool | None,
 ) -> None:
@@ -81,7 +89,10 @@ def transcribe(
     cores = os.cpu_count() or 1
     jobs = jobs or min(cores, len(inputs))
     threads = max(1, cores // jobs)  # whisper: CPU threads per worker; Vosk uses one
-    spec = EngineSpec(engine, str(model_dir), language, threads)
+    options = (("beam_size", beam),) if engine == "whisper" else ()
+    if beam != 1 and engine != "whisper":
+        raise click.UsageError("--beam applies to the whisper engine only")
+    spec = EngineSpec(engine, str(model_dir), language, threads, options)
     order = settings.redact_order_numbers if redact_order_numbers is None else redact_order_numbers
     policy = None if no_redact else Policy(order_numbers=order)
     channel = settings.caller_channel if caller_channel is None else caller_channel

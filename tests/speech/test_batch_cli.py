@@ -102,6 +102,9 @@ def test_cli_transcribe(env: Path, ko_model: Path) -> None:
     res = runner.invoke(cli, ["transcribe", str(env / "nope.wav"), "--model", str(ko_model), "--out", str(out)])
     assert res.exit_code == 2 and "no such file" in res.output
 
+    res = runner.invoke(cli, [*args, "--out", str(out), "--beam", "5"])
+    assert res.exit_code == 2 and "whisper engine only" in res.output  # Vosk has no beam to set
+
 
 def test_cli_missing_model_message(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOTLINE_VOSK_MODEL", raising=False)

@@ -100,3 +100,21 @@ def test_cer_helpers() -> None:
     assert cer([("换一首歌", "换一首歌。")]) == 0.0
     assert cer([("abcd", "abed")]) == 0.25
     assert cer([]) == 0.0
+
+
+def test_cli_whisper_with_beam(zh: Path, whisper: Any, tmp_path: Path) -> None:
+    """`hotline transcribe --engine whisper --beam 5`: a wider beam runs end to end and the text is right."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hotline.cli import cli
+
+    name = UTTERANCES[0]
+    model = need_shared("models", "whisper-base-ct2")
+    args = ["transcribe", str(zh / name), "--engine", "whisper", "--model", str(model), "--beam", "5"]
+    res = CliRunner().invoke(cli, [*args, "--jobs", "1", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / name.replace(".wav", ".json")).read_text(encoding="utf-8"))
+    text = normalize("".join(u["text"] for u in data["utterances"]))
+    assert cer([(references(zh)[name], text)]) <= 0.3
