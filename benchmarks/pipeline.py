@@ -279,6 +279,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     batch = make_batch(work / "incoming", args.calls, args.min_seconds, args.max_seconds, base.shared_dir, args.seed)
     total = sum(d for _, d in batch)
+    if base.speech_engine == "whisper":
+        chosen += f", beam {base.whisper_beam}, {base.whisper_compute_type}"
     print(f"speech: {chosen}; cores: {os.cpu_count()}")
     print(
         f"batch: {len(batch)} two-channel calls, {total / 60:.1f} audio minutes "

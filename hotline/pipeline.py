@@ -189,6 +189,7 @@ class SpeechSpec:
     caller_channel: int = 0
     threads: int = 1
     language: str = "zh"
+    options: tuple[tuple[str, object], ...] = ()  # engine options (whisper: beam_size, compute_type)
 
 
 class SpeechNotConfigured(PermanentError):
@@ -214,7 +215,8 @@ def speech_spec(settings: Settings, threads: int = 1) -> SpeechSpec:
         path = find_model(configured, settings.models_dir)
     except ModelError as exc:
         raise SpeechNotConfigured(f"{var}: {exc}") from None
-    return SpeechSpec(engine, str(path), settings.caller_channel, threads)
+    options = settings.whisper_options() if engine == "whisper" else ()
+    return SpeechSpec(engine, str(path), settings.caller_channel, threads, options=options)
 
 
 def fallback_speech(settings: Settings) -> tuple[Settings, str]:
@@ -246,7 +248,7 @@ def load_transcriber(spec: SpeechSpec) -> Any:
     tr = _TRANSCRIBERS.get(spec)
     if tr is None:
         tr = _TRANSCRIBERS[spec] = build_transcriber(
-            spec.engine, spec.model_dir, language=spec.language, threads=spec.threads
+            spec.engine, spec.model_dir, language=spec.language, threads=spec.threads, **dict(spec.options)
         )
     return tr
 

@@ -7,6 +7,9 @@ grouped into windows of at most ~28 s, each decoded on the recording's own clock
 times right (faster-whisper's built-in VAD glues chunks together and its word times can land
 seconds early), lets a repeated phrase after a pause come out twice, and keeps Whisper from
 inventing text in silence. No streaming: Whisper decodes 30 s windows.
+
+Defaults favour accuracy, this engine's reason to exist: float32 weights and beam 5 gave CER 0.138
+on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 threads; see README).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def to_simplified(text: str) -> str:
     return str(_t2s().convert(text))
 
 
-def load_model(model_dir: str | Path, threads: int = 1, compute_type: str = "int8") -> Any:
+def load_model(model_dir: str | Path, threads: int = 1, compute_type: str = "float32") -> Any:
     path = Path(model_dir).expanduser().resolve()
     key = (str(path), threads, compute_type)
     model = _MODELS.get(key)
@@ -69,10 +72,10 @@ class WhisperTranscriber:
         model_dir: str | Path,
         language: str = "zh",
         threads: int = 1,
-        beam_size: int = 1,
+        beam_size: int = 5,
         vad: bool = True,
         word_timestamps: bool = True,
-        compute_type: str = "int8",
+        compute_type: str = "float32",
         min_silence: float = 1.0,
         join_gap: float = 1.5,
         max_window: float = 28.0,

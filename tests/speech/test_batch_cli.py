@@ -104,6 +104,26 @@ def test_cli_transcribe(env: Path, ko_model: Path) -> None:
 
     res = runner.invoke(cli, [*args, "--out", str(out), "--beam", "5"])
     assert res.exit_code == 2 and "whisper engine only" in res.output  # Vosk has no beam to set
+    res = runner.invoke(cli, [*args, "--out", str(out), "--compute-type", "int8"])
+    assert res.exit_code == 2 and "whisper engine only" in res.output
+
+
+def test_whisper_options() -> None:
+    """Flags win over HOTLINE_WHISPER_BEAM / _COMPUTE_TYPE, whose defaults favour accuracy."""
+    from hotline.cli.transcribe import whisper_options
+    from hotline.settings import Settings, SettingsError
+
+    s = Settings.from_env({})
+    assert whisper_options(s, "whisper", None, None) == (("beam_size", 5), ("compute_type", "float32"))
+    assert whisper_options(s, "whisper", 1, "int8") == (("beam_size", 1), ("compute_type", "int8"))
+    fast = Settings.from_env({"HOTLINE_WHISPER_BEAM": "2", "HOTLINE_WHISPER_COMPUTE_TYPE": "int8"})
+    assert whisper_options(fast, "whisper", None, None) == (("beam_size", 2), ("compute_type", "int8"))
+    assert whisper_options(fast, "whisper", 3, None) == (("beam_size", 3), ("compute_type", "int8"))
+    assert whisper_options(s, "vosk", None, None) == ()
+    with pytest.raises(SettingsError, match="HOTLINE_WHISPER_COMPUTE_TYPE"):
+        Settings.from_env({"HOTLINE_WHISPER_COMPUTE_TYPE": "float16"})
+    with pytest.raises(SettingsError, match="HOTLINE_WHISPER_BEAM"):
+        Settings.from_env({"HOTLINE_WHISPER_BEAM": "0"})
 
 
 def test_cli_missing_model_message(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

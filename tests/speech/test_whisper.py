@@ -102,8 +102,8 @@ def test_cer_helpers() -> None:
     assert cer([]) == 0.0
 
 
-def test_cli_whisper_with_beam(zh: Path, whisper: Any, tmp_path: Path) -> None:
-    """`hotline transcribe --engine whisper --beam 5`: a wider beam runs end to end and the text is right."""
+def test_cli_whisper_fast_settings(zh: Path, whisper: Any, tmp_path: Path) -> None:
+    """`--beam 1 --compute-type int8` (the fast path; the defaults are beam 5, float32) runs end to end."""
     import json
 
     from click.testing import CliRunner
@@ -112,7 +112,8 @@ def test_cli_whisper_with_beam(zh: Path, whisper: Any, tmp_path: Path) -> None:
 
     name = UTTERANCES[0]
     model = need_shared("models", "whisper-base-ct2")
-    args = ["transcribe", str(zh / name), "--engine", "whisper", "--model", str(model), "--beam", "5"]
+    args = ["transcribe", str(zh / name), "--engine", "whisper", "--model", str(model), "--beam", "1"]
+    args += ["--compute-type", "int8"]
     res = CliRunner().invoke(cli, [*args, "--jobs", "1", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / name.replace(".wav", ".json")).read_text(encoding="utf-8"))

@@ -10,6 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -21,6 +24,7 @@ from tests.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, wri
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 CALL = "CA" + "5" * 32
+FORM = {"CallSid": CALL, "From": "+8613800000000"}
 
 
 def free_port() -> int:
@@ -29,7 +33,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
+@dataclass
+class Served:
+    """A running `hotline serve`: its URLs, environment and, once stopped, its log."""
+
+    base: str
+    env: dict[str, str]
+    proc: subprocess.Popen[str]
+    out: str = ""
+
+    def voice(self) -> requests.Response:
+        """The call's first webhook, signed."""
+        return requests.post(self.base + "/ivr/voice", data=FORM, headers=signed(self.base + "/ivr/voice"), timeout=5)
+
+
+def signed(url: str) -> dict[str, str]:
+    return {"X-Twilio-Signature": sign(url, FORM)}
+
+
+@contextmanager
+def serve(tmp_path: Path, mode: str, **extra: str) -> Iterator[Served]:
+    """`hotline serve` with the stream server on its own port and the Korean test menu and model;
+    stopped on exit, its output kept in ``Served.out``."""
     port, ws_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -38,12 +63,15 @@ def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
         "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
         "HOTLINE_PUBLIC_URL": base,
         "HOTLINE_MENU_PATH": str(write_ko_menu(tmp_path / "ko.yaml")),
-        "HOTLINE_STREAM_MODE": "1",
+        "HOTLINE_STREAM_MODE": mode,
         "HOTLINE_STREAM_URL": f"ws://127.0.0.1:{ws_port}/ivr/stream",
         "HOTLINE_STREAM_MODEL": str(ko_model_dir()),
+        **extra,
     }
+    env.pop("HOTLINE_TWILIO_ACCOUNT_SID", None)  # no REST account: redirects are logged, not sent
     cmd = [HOTLINE, "serve", "--port", str(port), "--ws-port", str(ws_port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = Served(base, env, proc)
     try:
         for _ in range(200):
             try:
@@ -51,19 +79,23 @@ def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
                     break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        form = {"CallSid": CALL, "From": "+8613800000000"}
-        r = requests.post(
-            base + "/ivr/voice", data=form, headers={"X-Twilio-Signature": sign(base + "/ivr/voice", form)}, timeout=5
-        )
-        assert r.status_code == 200 and f'url="ws://127.0.0.1:{ws_port}/ivr/stream"' in r.text
-        time.sleep(4)  # the model loads in the background at start-up (~3 s)
-        fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
-        res = replay(env["HOTLINE_STREAM_URL"], prepare(fx.messages, TOKEN, call_sid=CALL), speed=2.0)
-        assert res.sent == len(fx.messages)
-        time.sleep(0.5)
+        yield served
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
+        served.out, _ = proc.communicate(timeout=10)
+
+
+def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
+    with serve(tmp_path, "1") as srv:
+        r = srv.voice()
+        ws_url = srv.env["HOTLINE_STREAM_URL"]
+        assert r.status_code == 200 and f'url="{ws_url}"' in r.text
+        time.sleep(4)  # the model loads in the background at start-up (~3 s)
+        fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
+        res = replay(ws_url, prepare(fx.messages, TOKEN, call_sid=CALL), speed=2.0)
+        assert res.sent == len(fx.messages)
+        time.sleep(0.5)
+    out = srv.out
     assert "Media Streams WebSocket on ws://127.0.0.1" in out
     assert "grammar tokens are not in the speech model's vocabulary" in out  # Chinese labels, Korean model
     assert f"stream: call {CALL} redirected (/ivr/stream/speech)" in out, out[-3000:]
@@ -75,34 +107,8 @@ def test_serve_mode2_plays_real_prompts_and_transfers(tmp_path: Path) -> None:
     (``clear``), the flow runs in the stream server and the webhooks' store sees the transfer."""
     import sqlite3
 
-    port, ws_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    data_dir = tmp_path / "var"
-    env = {
-        **os.environ,
-        "HOTLINE_DATA_DIR": str(data_dir),
-        "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
-        "HOTLINE_PUBLIC_URL": base,
-        "HOTLINE_MENU_PATH": str(write_ko_menu(tmp_path / "ko.yaml")),
-        "HOTLINE_HOURS_PATH": str(always_open(tmp_path / "hours.yaml")),
-        "HOTLINE_STREAM_MODE": "2",
-        "HOTLINE_STREAM_URL": f"ws://127.0.0.1:{ws_port}/ivr/stream",
-        "HOTLINE_STREAM_MODEL": str(ko_model_dir()),
-    }
-    env.pop("HOTLINE_TWILIO_ACCOUNT_SID", None)  # no REST account: the redirect is logged, not sent
-    cmd = [HOTLINE, "serve", "--port", str(port), "--ws-port", str(ws_port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        form = {"CallSid": CALL, "From": "+8613800000000"}
-        r = requests.post(
-            base + "/ivr/voice", data=form, headers={"X-Twilio-Signature": sign(base + "/ivr/voice", form)}, timeout=5
-        )
+    with serve(tmp_path, "2", HOTLINE_HOURS_PATH=str(always_open(tmp_path / "hours.yaml"))) as srv:
+        r = srv.voice()
         assert r.status_code == 200 and "<Connect><Stream" in r.text
         time.sleep(4)  # the model loads in the background at start-up
         fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
@@ -110,20 +116,17 @@ def test_serve_mode2_plays_real_prompts_and_transfers(tmp_path: Path) -> None:
         for m in msgs:
             if m["event"] == "dtmf":
                 m["dtmf"]["digit"] = "0"  # the agent
-        res = replay(env["HOTLINE_STREAM_URL"], msgs, speed=1.0, settle_s=1.0)
+        res = replay(srv.env["HOTLINE_STREAM_URL"], msgs, speed=1.0, settle_s=1.0)
         kinds = [m["event"] for m in res.received]
         assert "media" in kinds and "clear" in kinds and kinds.index("media") < kinds.index("clear")
         audio = b"".join(base64.b64decode(m["media"]["payload"]) for m in res.events("media"))
         assert len(set(audio)) > 50  # speech from the TTS command, not silence
-        db = sqlite3.connect(data_dir / "hotline.db")
+        db = sqlite3.connect(tmp_path / "var" / "hotline.db")
         (state,) = db.execute("select flow_state from calls where call_sid = ?", (CALL,)).fetchone()
         state = json.loads(state)
         assert state["node"] == "agent" and state["phase"] == "transferred"
         path = f"/ivr/stream/resume?s={state['seq']}"
-        r = requests.post(base + path, data=form, headers={"X-Twilio-Signature": sign(base + path, form)}, timeout=5)
+        r = requests.post(srv.base + path, data=FORM, headers=signed(srv.base + path), timeout=5)
         assert r.status_code == 200 and "<Enqueue" in r.text
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=10)
-    assert f"stream: call {CALL} cannot be redirected" in out, out[-3000:]
-    assert TOKEN not in out
+    assert f"stream: call {CALL} cannot be redirected" in srv.out, srv.out[-3000:]
+    assert TOKEN not in srv.out
