@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import os
+import threading
 import time
 import urllib.parse
 import wave
@@ -158,7 +159,8 @@ def store_audio(data_dir: Path, data: bytes, ext: str) -> tuple[str, str]:
     dest = data_dir / rel
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        # per process *and* thread: two runner threads may store the same recording at once
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, dest)
     return rel.as_posix(), sha

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shlex
 import subprocess
 import sys
@@ -100,7 +101,7 @@ class PromptAudio:
         wav = self._tts(text)
         data = to_ulaw(wav)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)  # atomic: another process rendering the same prompt is harmless
         self.rendered += 1

@@ -21,7 +21,7 @@ from store import pipeline as repo
 from store.db import make_engine, migrate, session_factory, transaction
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
 
-from .util import add_call, call_state, wait_for, write_wav
+from .util import add_call, call_state, pipeline_snapshot, wait_for, write_wav
 
 
 def fake_transcribe(path: Path) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def test_call_goes_through_all_steps_and_duplicate_admit_is_one_job(
     pipe.admit(call_id, rec_id)
     pipe.admit(call_id, rec_id)  # Twilio retried the callback
     try:
-        wait_for(lambda: call_state(sessions, call_id)[0] == "scored")
+        wait_for(lambda: call_state(sessions, call_id)[0] == "scored", describe=lambda: pipeline_snapshot(sessions))
     finally:
         pipe.stop()
     with transaction(sessions) as s:
@@ -129,7 +129,8 @@ def test_failures_are_bounded_and_the_queue_goes_on(
                 all(call_state(sessions, c)[0] in ("scored", "failed") for c in (ok_id, flaky_id, broken_id))
                 and all(call_state(sessions, c)[0] == "failed" for c in (corrupt_id, silent_id, missing_id))
             ),
-            timeout=40,
+            timeout=120,  # seconds of work at most; the margin is for a loaded CI machine
+            describe=lambda: pipeline_snapshot(sessions),
         )
     finally:
         pipe.stop()
@@ -150,7 +151,7 @@ def test_failures_are_bounded_and_the_queue_goes_on(
     retried = pipe2.retry()
     assert len(retried) == 4
     try:
-        wait_for(lambda: call_state(sessions, broken_id)[0] == "scored")
+        wait_for(lambda: call_state(sessions, broken_id)[0] == "scored", describe=lambda: pipeline_snapshot(sessions))
     finally:
         pipe2.stop()
 
@@ -161,24 +162,27 @@ def test_dead_worker_lease_expires_and_zombie_cannot_complete(
     wav = write_wav(tmp_path / "a.wav")
     pipe = make_pipe(settings, sessions)
     call_id, rec_id = add_call(sessions, "1", wav.as_uri())
-    with transaction(sessions) as s:
-        refs = pipe.admit_in(s, call_id, rec_id)
-    job_id = refs[0].id
-    with transaction(sessions) as s:  # a worker claims it ... and dies
-        attempt = repo.claim(s, job_id, "dead-worker", repo.now_utc())
-        assert attempt == 1
-        assert repo.claim(s, job_id, "other", repo.now_utc()) is None  # nobody else can take it
-    assert pipe.runner.reap() == []  # lease still fresh
-    with transaction(sessions) as s:
-        s.execute(update(Job).values(updated_at=repo.now_utc() - timedelta(seconds=10)))
-    requeued = pipe.runner.reap()
-    assert [r.id for r in requeued] == [job_id]
-    assert "stopped responding" in call_state(sessions, call_id)[1]
-    assert pipe.runner.run(job_id, "w2") == "done"
-    with transaction(sessions) as s:  # the zombie wakes up: its completion is refused
-        assert repo.complete(s, job_id, "dead-worker", 1, repo.now_utc()) is False
-        job = s.get(Job, job_id)
-        assert job is not None and job.status == "done" and job.attempts == 2 and job.worker == "w2"
+    try:
+        with transaction(sessions) as s:
+            refs = pipe.admit_in(s, call_id, rec_id)
+        job_id = refs[0].id
+        with transaction(sessions) as s:  # a worker claims it ... and dies
+            attempt = repo.claim(s, job_id, "dead-worker", repo.now_utc())
+            assert attempt == 1
+            assert repo.claim(s, job_id, "other", repo.now_utc()) is None  # nobody else can take it
+        assert pipe.runner.reap() == []  # lease still fresh
+        with transaction(sessions) as s:
+            s.execute(update(Job).values(updated_at=repo.now_utc() - timedelta(seconds=10)))
+        requeued = pipe.runner.reap()
+        assert [r.id for r in requeued] == [job_id]
+        assert "stopped responding" in call_state(sessions, call_id)[1]
+        assert pipe.runner.run(job_id, "w2") == "done"
+        with transaction(sessions) as s:  # the zombie wakes up: its completion is refused
+            assert repo.complete(s, job_id, "dead-worker", 1, repo.now_utc()) is False
+            job = s.get(Job, job_id)
+            assert job is not None and job.status == "done" and job.attempts == 2 and job.worker == "w2"
+    finally:
+        pipe.stop()  # run() started the pool for the next steps
 
 
 def test_orphan_recording_is_admitted_by_the_sweeper(
@@ -189,7 +193,7 @@ def test_orphan_recording_is_admitted_by_the_sweeper(
     pipe = make_pipe(settings, sessions)
     pipe.sweep_orphans()
     try:
-        wait_for(lambda: call_state(sessions, call_id)[0] == "scored")
+        wait_for(lambda: call_state(sessions, call_id)[0] == "scored", describe=lambda: pipeline_snapshot(sessions))
     finally:
         pipe.stop()
 
@@ -250,3 +254,27 @@ def test_store_audio_is_content_addressed(tmp_path: Path) -> None:
     b = store_audio(tmp_path, b"RIFF1234", "wav")
     assert a == b and (tmp_path / a[0]).read_bytes() == b"RIFF1234"
     assert len(list((tmp_path / "recordings").rglob("*"))) == 2  # one dir, one file
+
+
+def test_store_audio_same_recording_from_many_threads_at_once(tmp_path: Path) -> None:
+    """Runner threads fetching calls with identical audio must neither fail nor leave a torn file."""
+    data = b"RIFF" + bytes(range(256)) * 4000  # ~1 MB: writes take long enough to overlap
+    errors: list[BaseException] = []
+
+    def store(root: Path, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            store_audio(root, data, "wav")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    for round_ in range(5):
+        barrier = threading.Barrier(8)
+        threads = [threading.Thread(target=store, args=(tmp_path / f"r{round_}", barrier)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 5 and all(p.read_bytes() == data for p in files)

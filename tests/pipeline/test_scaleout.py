@@ -26,7 +26,7 @@ from store.models import Call
 from store.models_pipeline import Job, ScoreRow, TranscriptRow
 
 from ..conftest import IN_CI, ROOT, SHARED
-from .util import ensure_ivr, recording_callback, signed_post, wait_for
+from .util import ensure_ivr, pipeline_snapshot, recording_callback, signed_post, wait_for
 
 pytestmark = pytest.mark.scaleout
 
@@ -193,7 +193,10 @@ def test_two_workers_share_a_batch_and_a_killed_workers_job_is_retried(
                 states = s.scalars(select(Call.pipeline_state)).all()
             return len(states) == len(calls) + 1 and all(st in ("scored", "failed") for st in states)
 
-        wait_for(finished, timeout=300, every=0.5)
+        def stuck() -> str:
+            return pipeline_snapshot(sessions) + "\n" + workers.logs()[-4000:]
+
+        wait_for(finished, timeout=300, every=0.5, describe=stuck)
 
         with transaction(sessions) as s:
             by_sid = {c.call_sid: c for c in s.scalars(select(Call)).all()}

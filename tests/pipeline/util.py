@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+import traceback
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -42,13 +45,48 @@ def call_state(sessions: sessionmaker[Session], call_id: int) -> tuple[str, str]
         return call.pipeline_state, call.pipeline_error
 
 
-def wait_for(pred: Callable[[], bool], timeout: float = 30.0, every: float = 0.1) -> None:
+def wait_for(
+    pred: Callable[[], bool],
+    timeout: float = 30.0,
+    every: float = 0.1,
+    describe: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``pred``; on timeout the error carries ``describe()`` (what was stuck) and every thread's stack."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():
             return
         time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s")
+    detail = describe() if describe is not None else ""
+    raise AssertionError(f"condition not met within {timeout}s\n{detail}\n{thread_stacks()}")
+
+
+def thread_stacks() -> str:
+    """The stack of every live thread, to tell a stuck runner from an idle one after a timeout."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = []
+    for ident, frame in sys._current_frames().items():
+        out.append(f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame, limit=12)))
+    return "\n".join(out)
+
+
+def pipeline_snapshot(sessions: sessionmaker[Session]) -> str:
+    """Jobs and call states as the database holds them (for timeout messages)."""
+    from sqlalchemy import select
+
+    from store.models_pipeline import Job
+
+    with transaction(sessions) as s:
+        jobs = s.scalars(select(Job).order_by(Job.id)).all()
+        calls = s.scalars(select(Call).order_by(Call.id)).all()
+        lines = [
+            f"job {j.id} {j.step} call={j.call_id} {j.status} {j.attempts}/{j.max_attempts} "
+            f"updated={j.updated_at} worker={j.worker} error={j.error[:80]!r}"
+            for j in jobs
+        ]
+        lines += [f"call {c.id} {c.pipeline_state} {c.pipeline_error[:80]!r}" for c in calls]
+    lines.append(f"now={repo.now_utc()}")
+    return "\n".join(lines)
 
 
 def signed_post(client: object, settings: object, path: str, params: dict[str, str]) -> object:
