@@ -52,6 +52,8 @@ class FileResult:
     peak_rss_mb: float = 0.0  # the worker's peak resident memory so far
     worker: int = 0  # pid of the worker process
     model_loads: int = 0  # transcribers (models) this worker has built so far: 1 when loaded once
+    started_at: float = 0.0  # wall clock (time.time) when the worker began this file
+    finished_at: float = 0.0  # and when it was done: spans across workers, model loads excluded
 
 
 @dataclass
@@ -83,6 +85,14 @@ class BatchSummary:
     @property
     def cpu_seconds(self) -> float:
         return sum(r.cpu_seconds for r in self.done)
+
+    @property
+    def busy_seconds(self) -> float:
+        """Wall time from the first file's start to the last file's end: spawn and model load excluded."""
+        done = self.done
+        if not done:
+            return 0.0
+        return max(r.finished_at for r in done) - min(r.started_at for r in done)
 
     @property
     def peak_rss_mb(self) -> float:
@@ -151,7 +161,7 @@ def _init_worker(spec: EngineSpec, policy: Policy | None, caller_channel: int) -
 def process_file(path: str, out: str) -> FileResult:
     """Transcribe one file in this worker and write its JSON atomically."""
     transcriber: Transcriber = _WORKER["transcriber"]
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, started_at = time.perf_counter(), time.process_time(), time.time()
     pid = worker_pid()
     loads = int(_WORKER.get("model_loads", 0))
     try:
@@ -176,6 +186,8 @@ def process_file(path: str, out: str) -> FileResult:
         peak_rss_mb=peak_rss_mb(),
         worker=pid,
         model_loads=loads,
+        started_at=started_at,
+        finished_at=time.time(),
     )
 
 

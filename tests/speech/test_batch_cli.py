@@ -64,6 +64,9 @@ def test_run_batch_two_workers_failures_and_resume(tmp_path: Path, ko_model: Pat
     assert {r.error.split(" ")[0] for r in summary.failed} == {"cannot", "empty"}
     assert len(summary.done) == 2 and not summary.all_failed
     assert summary.audio_seconds == pytest.approx(5.0 + 2.29, abs=0.1)
+    # time spent on files, model loads left out: inside the batch's wall time, each file inside it
+    assert all(r.started_at <= r.finished_at for r in summary.done)
+    assert 0.0 < summary.busy_seconds < summary.wall_seconds
     call = json.loads((out / "ko_call_8k_stereo.json").read_text(encoding="utf-8"))
     assert [(u["speaker"], u["text"]) for u in call["utterances"]] == [
         ("customer", "배송 조회"),
