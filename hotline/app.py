@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect
 
 from hotline.settings import Settings
 from store.db import make_engine, migrate, session_factory
@@ -37,6 +37,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify(status="ok")
+
+    @app.get("/")
+    def home() -> Any:
+        """People open the bare address after `make run`: send them to the QA workspace (login first)."""
+        return redirect("/qa/")
 
     for register in _registrars():
         register(app)

@@ -31,6 +31,13 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
     except (MenuError, HoursError, RouterError) as exc:  # broken menu, hours or router data: refuse, say why
         raise click.ClickException(f"refusing to start: {exc}") from None
     log.info("serving on http://%s:%d (database %s)", host, port, settings.describe()["database_url"])
+    if not _has_users(app):
+        log.warning(
+            "no QA workspace account yet: create one with "
+            "`hotline users add NAME --role admin --password ...`, then open http://%s:%d/",
+            host,
+            port,
+        )
     if ws_port != 0:  # waitress cannot carry WebSockets: /ivr/stream gets its own small server
         from ivr.stream_ws import start_ws_server
 
@@ -38,6 +45,14 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
     waitress_serve(
         app, host=host, port=port, threads=threads, ident="hotline", channel_timeout=30, connection_limit=1000
     )
+
+
+def _has_users(app: object) -> bool:
+    from store import review
+    from store.db import transaction
+
+    with transaction(app.extensions["hotline"]["sessions"]) as s:  # type: ignore[attr-defined]
+        return bool(review.list_users(s))
 
 
 @click.command("settings")
