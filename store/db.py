@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -30,6 +30,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn: Connection, _name: str | None) -> None:
+            # pysqlite opens its transaction before INSERT/UPDATE/DELETE only. A SAVEPOINT outside a
+            # transaction starts one of its own, and its RELEASE commits: an idempotent insert would
+            # be visible (and its job runnable) before the rest of the unit of work. Open it first.
+            # Reads before this point ran outside the transaction, so no stale snapshot is upgraded.
+            if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     if url.startswith("postgresql://"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Engine, inspect, select, text
 
 from store.db import make_engine, migrate, session_factory, transaction
 from store.models import Call, CallEvent
@@ -79,3 +80,36 @@ def test_migrations_match_models(tmp_path: Path) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def _visible_elsewhere(engine: Engine, sid: str) -> bool:
+    with engine.connect() as other:
+        return other.execute(select(Call.id).where(Call.call_sid == sid)).first() is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_savepoint_rows_commit_with_their_transaction(backend: str, tmp_path: Path, request: Any) -> None:
+    """A savepoint opened before any write (idempotent inserts do that) stays inside the unit of work:
+    pysqlite alone would let RELEASE commit it, so a job could run before its call was marked."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    else:
+        request.applymarker(pytest.mark.scaleout)
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine)
+    factory = session_factory(engine)
+    with pytest.raises(RuntimeError), transaction(factory) as s:
+        s.scalars(select(Call)).all()  # reads first, as get_or_create does
+        with s.begin_nested():
+            s.add(Call(call_sid="CA-orm", menu_path=[], flow_state={}))
+        assert not _visible_elsewhere(engine, "CA-orm")  # not before the unit of work commits
+        raise RuntimeError("the rest of the unit of work failed")
+    assert not _visible_elsewhere(engine, "CA-orm")  # and rolled back with it
+    with engine.begin() as conn:  # the webhooks' Core path
+        conn.execute(select(Call.id)).all()
+        with conn.begin_nested():
+            conn.execute(Call.__table__.insert().values(call_sid="CA-core", menu_path=[], flow_state={}))
+        assert not _visible_elsewhere(engine, "CA-core")
+    assert _visible_elsewhere(engine, "CA-core")
+    engine.dispose()
