@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
 from hotline.settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +51,11 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
     )
 
 
-def _has_users(app: object) -> bool:
+def _has_users(app: Flask) -> bool:
     from store import review
     from store.db import transaction
 
-    with transaction(app.extensions["hotline"]["sessions"]) as s:  # type: ignore[attr-defined]
+    with transaction(app.extensions["hotline"]["sessions"]) as s:
         return bool(review.list_users(s))
 
 
