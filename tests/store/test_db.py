@@ -87,15 +87,11 @@ def _visible_elsewhere(engine: Engine, sid: str) -> bool:
         return other.execute(select(Call.id).where(Call.call_sid == sid)).first() is not None
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.scaleout)])
 def test_savepoint_rows_commit_with_their_transaction(backend: str, tmp_path: Path, request: Any) -> None:
     """A savepoint opened before any write (idempotent inserts do that) stays inside the unit of work:
     pysqlite alone would let RELEASE commit it, so a job could run before its call was marked."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    else:
-        request.applymarker(pytest.mark.scaleout)
-        url = request.getfixturevalue("pg_url")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     engine = make_engine(url)
     migrate(engine)
     factory = session_factory(engine)
