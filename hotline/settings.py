@@ -62,6 +62,9 @@ class Settings:
     stream_model: str = ""  # Vosk model for stream menus; default vosk_model, else vosk-model-small-cn
     stream_tts: str = "espeak-ng -v cmn-latn-pinyin -s 220 --stdout {text}"  # Mode 2 prompt audio
     stream_prompts_dir: Path = Path("")  # recorded prompts (<key>.wav) that replace the TTS ones
+    stream_max_connections: int = 200  # open Media Streams sockets per stream server; more are closed at once
+    stream_sig_ttl_s: int = 60  # a stream's signed parameters are good this long after our TwiML named them
+    stream_require_handshake_signature: bool = False  # refuse a WebSocket handshake without X-Twilio-Signature
     caller_channel: int = 0  # which channel of a two-channel recording is the caller
     redact_order_numbers: bool = False
     scorecard_path: Path = PROJECT_ROOT / "qa" / "scorecards" / "default.yaml"
@@ -83,6 +86,9 @@ class Settings:
             )
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
+        for name in ("stream_max_connections", "stream_sig_ttl_s"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -2,11 +2,12 @@
 
 Twilio opens a WebSocket per call and sends ``connected``, ``start``, ``media`` (base64 μ-law,
 8 kHz, 20 ms), ``dtmf`` (bidirectional streams only), ``mark`` and ``stop``. The session checks
-the stream is ours (a signed custom parameter), hands caller audio to a recognizer through
-`Recognize` actions, and turns what was heard into the same `ivr.flow` steps the webhooks take.
-The socket layer (`ivr.stream_ws`) carries the actions out: it owns sockets, threads, Vosk
-and Twilio's REST client. Time is the stream's own clock (media timestamps), so a replayed
-stream gives the same actions every time.
+the stream is ours (signed custom parameters: call, mode, a one-time nonce, an expiry), hands
+caller audio to a recognizer through `Recognize` actions, and turns what was heard into the
+same `ivr.flow` steps the webhooks take. The socket layer (`ivr.stream_ws`) carries the actions
+out: it owns sockets, threads, Vosk, Twilio's REST client and which nonces and calls are in
+use. Time is the stream's own clock (media timestamps), so a replayed stream gives the same
+actions every time.
 
 Two modes, chosen by the ``mode`` custom parameter:
 - ``"1"``: alongside TwiML (``<Start><Stream>`` + ``<Gather input="dtmf">``). The webhooks own
@@ -25,6 +26,8 @@ import binascii
 import hashlib
 import hmac
 import re
+import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +38,8 @@ from ivr.flow import BACK_WORDS, MAIN_WORDS, REPEAT_WORDS, Event, Flow, State, S
 from ivr.menu import Menu
 
 SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
+NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SIG_TTL_S = 60  # a stream must say ``start`` this long after our TwiML named it (Twilio: a second or two)
 FRAME_MS = 20  # Twilio sends 20 ms of 8 kHz μ-law per media message
 MEDIA_FORMAT = ("audio/x-mulaw", 8000, 1)
 SPEECH_URL = "/ivr/stream/speech"  # Mode 1: a recognized request enters the webhooks' flow here
@@ -88,7 +93,8 @@ class StepTaken:
 
 @dataclass(frozen=True)
 class Close:
-    """End this stream: ``reason`` is "stop", "auth", "no-start", "format", "track", "malformed"."""
+    """End this stream: ``reason`` is "stop", "auth", "expired", "mode", "replay", "busy", "no-start",
+    "format", "track", "malformed"."""
 
     reason: str
 
@@ -113,17 +119,35 @@ class Heard:
 
 
 # ------------------------------------------------------------------ auth
-def stream_signature(token: str, call_sid: str, mode: str) -> str:
-    """The ``sig`` custom parameter: HMAC-SHA256 of "<callSid>:<mode>" with the Twilio auth token.
-
-    Our TwiML puts it in ``<Parameter name="sig">``; Twilio echoes it in ``start``. Only a server
-    holding the token can make it, and it is bound to one call and one mode.
+def stream_signature(token: str, call_sid: str, mode: str, nonce: str, expires: int) -> str:
+    """The ``sig`` custom parameter: HMAC-SHA256 of "<callSid>:<mode>:<nonce>:<expires>" with the
+    Twilio auth token. Only a server holding the token can make it; it names one call, one mode,
+    one stream (the nonce is accepted once) and a deadline (unix seconds) for that stream's ``start``.
     """
-    return hmac.new(token.encode(), f"{call_sid}:{mode}".encode(), hashlib.sha256).hexdigest()
+    msg = f"{call_sid}:{mode}:{nonce}:{expires}"
+    return hmac.new(token.encode(), msg.encode(), hashlib.sha256).hexdigest()
 
 
-def check_signature(token: str, call_sid: str, mode: str, sig: str) -> bool:
-    return bool(token) and hmac.compare_digest(stream_signature(token, call_sid, mode), sig or "")
+def stream_parameters(
+    token: str, call_sid: str, mode: str, *, ttl_s: int = SIG_TTL_S, now: float | None = None, nonce: str = ""
+) -> dict[str, str]:
+    """The ``<Parameter>``s our TwiML gives one stream (Twilio echoes them in ``start.customParameters``:
+    a stream URL cannot carry a query string): mode, a fresh nonce, the expiry and their signature."""
+    nonce = nonce or secrets.token_urlsafe(18)
+    expires = int((time.time() if now is None else now) + ttl_s)
+    sig = stream_signature(token, call_sid, mode, nonce, expires)
+    return {"mode": mode, "nonce": nonce, "exp": str(expires), "sig": sig}
+
+
+def check_signature(token: str, call_sid: str, mode: str, params: Mapping[str, Any], now: float) -> str:
+    """Why these custom parameters do not open a stream of ``call_sid`` in ``mode``: "auth" (no,
+    malformed or wrong signature), "expired" (signed by us, too late); "" when they do."""
+    nonce, exp, sig = (str(params.get(k, "")) for k in ("nonce", "exp", "sig"))
+    if not token or not NONCE_RE.match(nonce) or not (exp.isascii() and exp.isdigit()) or len(exp) > 12:
+        return "auth"
+    if not hmac.compare_digest(stream_signature(token, call_sid, mode, nonce, int(exp)), sig):
+        return "auth"
+    return "expired" if int(exp) < now else ""
 
 
 # ------------------------------------------------------------------ grammar
@@ -197,13 +221,21 @@ class SessionConfig:
     digit_timeout_ms: int = 3000  # Mode 2 collect: digits without '#' are taken after this pause
     max_malformed: int = 50  # more malformed messages than this closes the stream
     redirect_wait_ms: int = 4000  # Mode 1: after a redirect, wait this long for the call to move
+    modes: tuple[str, ...] = ("1", "2")  # the configured mode only, in a server; () = streams off
+    clock: Callable[[], float] = time.time  # unix seconds: the signature's expiry
+
+
+Admit = Callable[[str, str, int], str]
+"""``admit(call_sid, nonce, expires)``: the socket layer's word on a signed stream: "" to accept,
+else the close reason ("replay": nonce seen before; "busy": another stream of the call is live)."""
 
 
 class MediaStreamSession:
     """One Twilio media stream. Not thread-safe: the socket layer serialises calls to it."""
 
-    def __init__(self, config: SessionConfig) -> None:
+    def __init__(self, config: SessionConfig, admit: Admit | None = None) -> None:
         self.cfg = config
+        self._admit = admit
         self.flow = config.flow
         self.menu = config.flow.menu
         self.started = False
@@ -303,22 +335,30 @@ class MediaStreamSession:
         if not SID_RE.match(call_sid) or not SID_RE.match(stream_sid) or not isinstance(params, dict):
             self.closed = True
             return [Close("malformed")]
+        self.call_sid = call_sid  # for the log, even when refused; ``started`` says it was accepted
         mode = str(params.get("mode", "1"))
-        if mode not in ("1", "2") or not check_signature(self.cfg.token, call_sid, mode, str(params.get("sig", ""))):
+        why = "auth"
+        if mode in ("1", "2"):
+            why = check_signature(self.cfg.token, call_sid, mode, params, self.cfg.clock())
+        if not why and mode not in self.cfg.modes:
+            why = "mode"  # ours, but not the mode this server runs
+        if why:
             self.closed = True
-            return [Close("auth")]
-        fmt = start.get("mediaFormat") or {}
-        got = (fmt.get("encoding"), int(fmt.get("sampleRate") or 0), int(fmt.get("channels") or 0))
-        if got != MEDIA_FORMAT:
+            return [Close(why)]
+        if _media_format(start.get("mediaFormat")) != MEDIA_FORMAT:
             self.closed = True
             return [Close("format")]
         tracks = start.get("tracks") or ["inbound"]
-        if "inbound" not in tracks:
+        if not isinstance(tracks, list) or "inbound" not in tracks:
             self.closed = True
             return [Close("track")]
+        why = self._admit(call_sid, str(params["nonce"]), int(params["exp"])) if self._admit else ""
+        if why:
+            self.closed = True
+            return [Close(why)]
         self.started = True
-        self.mode, self.call_sid, self.stream_sid = mode, call_sid, stream_sid
-        self.params = {str(k): str(v) for k, v in params.items() if k != "sig"}
+        self.mode, self.stream_sid = mode, stream_sid
+        self.params = {str(k): str(v) for k, v in params.items() if k not in ("sig", "nonce", "exp")}
         if mode == "2":
             step = self.flow.step(None, Event("start"), now=self.cfg.now())
             return self._apply(step)
@@ -484,6 +524,16 @@ class MediaStreamSession:
             self.closed = True
             return [Close("malformed")]
         return self._ignore(reason)
+
+
+def _media_format(fmt: Any) -> tuple[Any, int, int] | None:
+    """(encoding, rate, channels) of ``start.mediaFormat``; None when it is not one."""
+    if not isinstance(fmt, dict):
+        return None
+    try:
+        return fmt.get("encoding"), int(fmt.get("sampleRate") or 0), int(fmt.get("channels") or 0)
+    except (TypeError, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------ outgoing messages

@@ -14,12 +14,12 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.stream import stream_signature
+from ivr.stream import stream_parameters
 
 
 @dataclass
@@ -43,9 +43,17 @@ def load_fixture(path: str | Path) -> Fixture:
 
 
 def prepare(
-    messages: Sequence[dict[str, Any]], token: str, *, call_sid: str | None = None, sign: bool = True
+    messages: Sequence[dict[str, Any]],
+    token: str,
+    *,
+    call_sid: str | None = None,
+    sign: bool = True,
+    params: Mapping[str, str] | None = None,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
-    """A copy with this call's ids and the ``sig`` parameter a server holding ``token`` accepts."""
+    """A copy with this call's ids and the signed parameters (fresh nonce, expiry, ``sig``) a server
+    holding ``token`` accepts once, as signed at ``now``; ``params``: the ``<Parameter>``s of a
+    TwiML answer instead, as Twilio echoes them."""
     out = copy.deepcopy(list(messages))
     for m in out:
         if m.get("event") != "start":
@@ -53,9 +61,11 @@ def prepare(
         start = m["start"]
         if call_sid:
             start["callSid"] = call_sid
-        params = start.setdefault("customParameters", {})
-        if sign:
-            params["sig"] = stream_signature(token, start["callSid"], str(params.get("mode", "1")))
+        custom = start.setdefault("customParameters", {})
+        if params is not None:
+            start["customParameters"] = dict(params)
+        elif sign:
+            custom.update(stream_parameters(token, start["callSid"], str(custom.get("mode", "1")), now=now))
     if call_sid:
         stream_sid = "MZ" + call_sid[2:]
         for m in out:
@@ -95,19 +105,24 @@ def replay(
     settle_s: float = 0.3,
     raw_lines: Sequence[str] = (),
     before_stop: Callable[[], object] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> ReplayResult:
     """Send ``messages`` to ``url`` pacing media by their timestamps / ``speed`` (0 = no pacing).
 
     ``stop_after``: hang up abruptly (close the socket, no ``stop``) after that many messages.
     ``raw_lines``: extra text frames sent first as-is (malformed input tests).
     ``before_stop``: called before ``stop`` is sent (a caller who waits for the menu to react).
+    ``headers``: extra handshake headers (``X-Twilio-Signature``).
     """
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
     res = ReplayResult()
     player = _Player()
-    with connect(url, compression=None, open_timeout=10, close_timeout=2, max_size=2**22) as ws:
+    extra = dict(headers or {})
+    with connect(
+        url, compression=None, open_timeout=10, close_timeout=2, max_size=2**22, additional_headers=extra
+    ) as ws:
         stream_sid = next((m.get("streamSid", "") for m in messages if m.get("event") == "start"), "")
 
         def receive() -> None:

@@ -10,7 +10,13 @@ Served two ways: a flask-sock route ``/ivr/stream`` (werkzeug, gunicorn, eventle
 because waitress cannot hand a socket to a WebSocket library, a small `websockets` server that
 ``hotline serve`` starts on its own port. The HTTP side adds ``/ivr/stream/speech`` and
 ``/ivr/stream/resume`` (where redirected calls re-enter the webhooks' flow) and rewrites the
-IVR's TwiML for the configured mode (``HOTLINE_STREAM_MODE`` = 1 or 2).
+IVR's TwiML for the configured mode (``HOTLINE_STREAM_MODE`` = 1 or 2); with no mode there is
+no socket at all.
+
+Who may hold a socket: a handshake that carries ``X-Twilio-Signature`` must carry a valid one
+(Twilio signs the ``wss://`` URL it connects to); the ``start`` message must name a stream our
+TwiML signed (call, mode, one-time nonce, expiry) within ``start_timeout`` of connecting; one
+live stream per call; at most ``max_connections`` sockets at once.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, request
 
 from ivr.flow import Event, Flow, State, Step
 from ivr.stream import (
+    SIG_TTL_S,
     Action,
     Close,
     Heard,
@@ -46,13 +54,15 @@ from ivr.stream import (
     media_messages,
     menu_vocabulary,
     out_of_vocabulary,
-    stream_signature,
+    stream_parameters,
 )
 
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT_S = 30.0  # Twilio sends 50 media messages a second; silence this long = dead socket
-START_TIMEOUT_S = 10.0  # from connecting to ``start``
+START_TIMEOUT_S = 5.0  # from connecting to ``start``, whatever else is sent (Twilio: at once)
+MAX_CONNECTIONS = 200  # sockets per stream server (HOTLINE_STREAM_MAX_CONNECTIONS)
+STREAM_PATH = "/ivr/stream"
 STATE_POLL_S = 0.5  # Mode 1: how often the worker re-reads the call's state (grammar follows keys)
 MAX_FEED_MS = 100  # audio fed to the recognizer per call when the worker is catching up
 
@@ -242,12 +252,20 @@ class StreamHub:
     states: StateStore | None = None
     prompts: PromptSource | None = None
     idle_timeout: float = IDLE_TIMEOUT_S
+    start_timeout: float = START_TIMEOUT_S
+    max_connections: int = MAX_CONNECTIONS
+    stream_url: str = ""  # the URL our TwiML names, which Twilio signs in the handshake ("" = from Host)
+    check_handshake: bool = True  # HOTLINE_VALIDATE_SIGNATURES
+    require_handshake_signature: bool = False
     active: int = 0
     stats: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _factory_lock: threading.Lock = field(default_factory=threading.Lock)
     _factory: RecognizerFactory | None = None
+    _live: set[str] = field(default_factory=set)  # CallSids with a started stream
+    _nonces: dict[str, int] = field(default_factory=dict)  # nonces seen -> their expiry
+    _full_logged_at: float = 0.0
 
     def factory(self) -> RecognizerFactory:
         with self._factory_lock:  # not self._lock: loading a model takes seconds
@@ -264,6 +282,72 @@ class StreamHub:
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.stats[key] = self.stats.get(key, 0) + n
+
+    def open_socket(self) -> bool:
+        """Take a connection slot; False (counted, logged at most every 10 s) when all are taken."""
+        with self._lock:
+            if self.active < self.max_connections:
+                self.active += 1
+                return True
+            refused = self.stats["refused:full"] = self.stats.get("refused:full", 0) + 1
+            now = time.monotonic()
+            if now - self._full_logged_at < 10:
+                return False
+            self._full_logged_at = now
+        log.warning(
+            "stream: socket refused: all %d taken (HOTLINE_STREAM_MAX_CONNECTIONS); %d refused so far",
+            self.max_connections,
+            refused,
+        )
+        return False
+
+    def close_socket(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    def admit(self, call_sid: str, nonce: str, expires: int) -> str:
+        """A signed stream may start: its nonce never seen before, no other stream of the call live.
+        The nonce is spent either way; nonces past their expiry are forgotten (they fail the check)."""
+        now = self.config.clock()
+        with self._lock:
+            self._nonces = {n: e for n, e in self._nonces.items() if e >= now}
+            if nonce in self._nonces:
+                return "replay"
+            self._nonces[nonce] = expires
+            if call_sid in self._live:
+                return "busy"
+            self._live.add(call_sid)
+            return ""
+
+    def release(self, call_sid: str) -> None:
+        with self._lock:
+            self._live.discard(call_sid)
+
+    def handshake_refusal(self, signature: str, host: str, path: str) -> str:
+        """Why a WebSocket handshake is refused ("" = go on): Twilio signs the upgrade request with
+        ``X-Twilio-Signature`` over the ``wss://`` URL it connects to (no parameters). Checked when
+        present, required only with ``require_handshake_signature``; ``start`` is checked anyway."""
+        if not self.check_handshake:
+            return ""
+        if not signature:
+            return "missing X-Twilio-Signature" if self.require_handshake_signature else ""
+        from twilio.request_validator import RequestValidator
+
+        validator = RequestValidator(self.config.token)
+        urls = handshake_urls(self.stream_url, host, path)
+        if self.config.token and any(validator.validate(u, {}, signature) for u in urls):
+            return ""
+        return "bad X-Twilio-Signature"
+
+
+def handshake_urls(configured: str, host: str, path: str) -> list[str]:
+    """URLs Twilio may have signed: the stream URL our TwiML names, else this request's host as
+    ``wss://`` (behind TLS) or ``ws://`` (local). Twilio's validator also tries them with and
+    without the default port."""
+    urls = [configured] if configured else []
+    if host:
+        urls += [f"wss://{host}{path}", f"ws://{host}{path}"]
+    return urls
 
 
 def report_vocabulary(hub: StreamHub) -> list[str] | None:
@@ -467,22 +551,28 @@ class StreamWorker:
 
 def run_stream(ws: Socket, hub: StreamHub, *, wait: float = 0.0) -> MediaStreamSession:
     """The receive loop of one WebSocket: parse, ask the session, queue. Returns the session."""
-    session = MediaStreamSession(hub.config)
+    session = MediaStreamSession(hub.config, admit=hub.admit)
+    if not hub.open_socket():  # over the cap: closed before a thread or a recognizer is spent on it
+        session.closed = True
+        with contextlib.suppress(Exception):
+            ws.close()
+        return session
     worker = StreamWorker(session, hub, ws)
     reason = "disconnect"
     t0 = time.thread_time()
-    with hub._lock:
-        hub.active += 1
+    deadline = time.monotonic() + hub.start_timeout  # ``start`` by then, whatever else is sent
     try:
         while True:
-            try:  # a socket that never says ``start`` is dropped sooner than a silent call
-                raw = ws.receive(
-                    timeout=hub.idle_timeout if session.started else min(hub.idle_timeout, START_TIMEOUT_S)
-                )
+            timeout = hub.idle_timeout if session.started else deadline - time.monotonic()
+            if timeout <= 0:
+                reason = "no-start"
+                break
+            try:
+                raw = ws.receive(timeout=timeout)
             except Disconnected:
                 break
             if raw is None:
-                reason = "idle"
+                reason = "idle" if session.started else "no-start"
                 break
             try:
                 message = json.loads(raw)
@@ -497,12 +587,13 @@ def run_stream(ws: Socket, hub: StreamHub, *, wait: float = 0.0) -> MediaStreamS
     finally:
         with worker.lock:
             session.closed = True  # the caller is gone: late recognition results decide nothing
-        with hub._lock:
-            hub.active -= 1
+        if session.started:
+            hub.release(session.call_sid)
+        hub.close_socket()
         worker.finish(wait)
         hub.add_cpu(time.thread_time() - t0)
         hub.count(f"closed:{reason}")
-        if reason in ("auth", "no-start", "format", "track", "malformed"):
+        if reason in REFUSED:
             log.warning("stream: refused (%s) call %s", reason, session.call_sid or "-")
         else:
             log.info("stream: call %s ended (%s, %d frames)", session.call_sid or "-", reason, session.frames)
@@ -510,6 +601,9 @@ def run_stream(ws: Socket, hub: StreamHub, *, wait: float = 0.0) -> MediaStreamS
             with contextlib.suppress(Exception):
                 ws.close()
     return session
+
+
+REFUSED = ("auth", "expired", "mode", "replay", "busy", "no-start", "format", "track", "malformed")
 
 
 # ------------------------------------------------------------------ socket adapters
@@ -562,19 +656,29 @@ def serve_websockets(hub: StreamHub, host: str, port: int) -> Any:
     """
     from websockets.sync.server import serve
 
+    def check(conn: Any, req: Any) -> Any:
+        """Before the upgrade: the one path, and a valid X-Twilio-Signature when there is one."""
+        if req.path.split("?", 1)[0].rstrip("/") != STREAM_PATH:
+            return conn.respond(HTTPStatus.NOT_FOUND, f"not found: the Media Streams socket is {STREAM_PATH}\n")
+        why = hub.handshake_refusal(req.headers.get("X-Twilio-Signature", ""), req.headers.get("Host", ""), req.path)
+        if why:
+            hub.count("refused:handshake")
+            log.warning("stream: handshake refused: %s", why)
+            return conn.respond(HTTPStatus.FORBIDDEN, f"forbidden: {why}\n")
+        return None
+
     def handler(conn: Any) -> None:
-        path = conn.request.path.split("?", 1)[0] if conn.request is not None else ""
-        if path.rstrip("/") != "/ivr/stream":
-            conn.close(code=1008, reason="unknown path")
-            return
         run_stream(WebsocketsSocket(conn), hub)
 
-    return serve(handler, host, port, compression=None, max_size=2**20, ping_interval=None)
+    return serve(handler, host, port, compression=None, max_size=2**20, ping_interval=None, process_request=check)
 
 
 def start_ws_server(app: Flask, host: str, port: int) -> Any:
     """Start `serve_websockets` in a daemon thread for this app's hub (used by ``hotline serve``)."""
     hub: StreamHub = app.extensions["hotline"]["stream"]
+    if not hub.config.modes:
+        log.info("stream: Media Streams are off (HOTLINE_STREAM_MODE is empty): no WebSocket server")
+        return None
     try:
         server = serve_websockets(hub, host, port)
     except OSError as exc:  # the webhooks must keep working without speech menus
@@ -612,27 +716,66 @@ def register(app: Flask) -> None:
     recorded = settings.stream_prompts_dir if str(settings.stream_prompts_dir) not in ("", ".") else None
     prompts = PromptAudio(settings.data_dir / "prompts", str(settings.stream_tts), recorded)
     prompts.remember(prompt_texts(flow))  # only the menu's own texts are cached, never a read-back
+    mode = str(settings.stream_mode or "")
+    if mode not in ("", "1", "2"):
+        raise ValueError(f"HOTLINE_STREAM_MODE must be 1, 2 or empty, not {mode!r}")
     hub = StreamHub(
-        config=SessionConfig(flow=flow, token=token),
+        config=SessionConfig(flow=flow, token=token, modes=(mode,) if mode else ()),
         recognizers=factory,
         redirector=TwilioRedirector(str(settings.twilio_account_sid), token, str(settings.public_url)),
         states=SqlStateStore(ext["ivr"]),
         prompts=prompts,
+        max_connections=int(settings.stream_max_connections),
+        stream_url=_configured_stream_url(settings),
+        check_handshake=bool(settings.validate_signatures),
+        require_handshake_signature=bool(settings.stream_require_handshake_signature),
     )
     ext["stream"] = hub
-    mode = str(settings.stream_mode or "")
-    if mode not in ("", "1", "2"):
-        raise ValueError(f"HOTLINE_STREAM_MODE must be 1, 2 or empty, not {mode!r}")
-    sock = Sock(app)
+    app.before_request(lambda: _handshake_here(hub))
+    if mode:  # no mode, no socket: the route does not exist
+        sock = Sock(app)
 
-    @sock.route("/ivr/stream")
-    def stream_socket(ws: Any) -> None:
-        run_stream(FlaskSockSocket(ws), hub)
+        @sock.route(STREAM_PATH)
+        def stream_socket(ws: Any) -> None:
+            run_stream(FlaskSockSocket(ws), hub)
 
     app.register_blueprint(bp)
     if mode:
         _install_rewrite(app, mode, token, settings)
         threading.Thread(target=_warm_up, args=(hub, mode), name="stream-warm-up", daemon=True).start()
+
+
+# the WSGI servers simple_websocket (flask-sock) can take a socket from; waitress is not one
+_SOCKET_KEYS = ("werkzeug.socket", "gunicorn.socket", "eventlet.input")
+
+
+def _handshake_here(hub: StreamHub) -> Response | None:
+    """``/ivr/stream`` on the HTTP port: a clear 4xx instead of a failed upgrade (a 500)."""
+    if request.path.rstrip("/") != STREAM_PATH:
+        return None
+    env = request.environ
+    if not hub.config.modes:
+        return _text(404, "not found: Media Streams are off (HOTLINE_STREAM_MODE is empty)")
+    if env.get("HTTP_UPGRADE", "").lower() != "websocket":
+        # not 426: its Upgrade header is hop-by-hop, which a WSGI app may not send (waitress answers 500)
+        return _text(400, f"bad request: {STREAM_PATH} is the Twilio Media Streams WebSocket, not an HTTP page")
+    if not any(k in env for k in _SOCKET_KEYS) and not env.get("SERVER_SOFTWARE", "").startswith("gevent"):
+        return _text(
+            400,
+            "this HTTP server cannot carry WebSockets: Media Streams connect to the stream server "
+            "(hotline serve --ws-port, default the HTTP port + 1; HOTLINE_STREAM_URL)",
+        )
+    path = request.full_path if request.query_string else request.path
+    why = hub.handshake_refusal(request.headers.get("X-Twilio-Signature", ""), request.host, path)
+    if why:
+        hub.count("refused:handshake")
+        log.warning("stream: handshake refused: %s", why)
+        return _text(403, f"forbidden: {why}")
+    return None
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")
 
 
 def _warm_up(hub: StreamHub, mode: str) -> None:
@@ -662,8 +805,9 @@ def _install_rewrite(app: Flask, mode: str, token: str, settings: Any) -> None:
             return resp
         sid = request.form.get("CallSid", "") if path == "/ivr/voice" else ""
         body = resp.get_data(as_text=True)
+        url, ttl = _stream_url(settings), int(settings.stream_sig_ttl_s)
         try:
-            resp.set_data(stream_twiml(body, mode=mode, call_sid=sid, token=token, stream_url=_stream_url(settings)))
+            resp.set_data(stream_twiml(body, mode=mode, call_sid=sid, token=token, stream_url=url, ttl_s=ttl))
         except ET.ParseError:
             log.error("stream: TwiML of %s could not be rewritten for mode %s", path, mode)
         return resp
@@ -697,28 +841,39 @@ def resume() -> Response:
     return _advance("resume", lambda: Event("no_input"))
 
 
-def _stream_url(settings: Any) -> str:
+def _configured_stream_url(settings: Any) -> str:
+    """The stream URL from the settings alone ("" when only a request's host could tell)."""
     if settings.stream_url:
         return str(settings.stream_url)
-    base = str(settings.public_url or request.host_url).rstrip("/")
-    return base.replace("https://", "wss://").replace("http://", "ws://") + "/ivr/stream"
+    if not settings.public_url:
+        return ""
+    base = str(settings.public_url).rstrip("/")
+    return base.replace("https://", "wss://").replace("http://", "ws://") + STREAM_PATH
 
 
-def stream_twiml(twiml: str, *, mode: str, call_sid: str, token: str, stream_url: str) -> str:
+def _stream_url(settings: Any) -> str:
+    if url := _configured_stream_url(settings):
+        return url
+    base = request.host_url.rstrip("/")
+    return base.replace("https://", "wss://").replace("http://", "ws://") + STREAM_PATH
+
+
+def stream_twiml(twiml: str, *, mode: str, call_sid: str, token: str, stream_url: str, ttl_s: int = SIG_TTL_S) -> str:
     """Rewrite the IVR's TwiML for a stream mode.
 
     Mode 1 (first answer of a call): ``<Start><Stream>`` first; every ``<Gather>`` listens to keys
     only (speech goes to our recognizer, not Twilio's). Mode 2: the call goes into
     ``<Connect><Stream>``; if the stream fails, the fallback webhook transfers to an agent.
+    Each stream gets its own nonce and expiry (``stream_parameters``) as ``<Parameter>``s.
     """
     root = ET.fromstring(twiml)
-    sig = stream_signature(token, call_sid, mode)
+    params = stream_parameters(token, call_sid, mode, ttl_s=ttl_s)
     if mode == "2":
         resp = ET.Element("Response")
         connect = ET.SubElement(resp, "Connect")
         stream = ET.SubElement(connect, "Stream", url=stream_url)
-        ET.SubElement(stream, "Parameter", name="mode", value="2")
-        ET.SubElement(stream, "Parameter", name="sig", value=sig)
+        for name, value in params.items():
+            ET.SubElement(stream, "Parameter", name=name, value=value)
         ET.SubElement(resp, "Redirect", method="POST").text = "/ivr/fallback"
         return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(resp, encoding="unicode")
     if any(root.find(f".//{tag}") is not None for tag in ("Enqueue", "Dial", "Hangup")):
@@ -732,7 +887,7 @@ def stream_twiml(twiml: str, *, mode: str, call_sid: str, token: str, stream_url
     if call_sid:
         start = ET.Element("Start")
         stream = ET.SubElement(start, "Stream", url=stream_url, track="inbound_track", name="nav")
-        ET.SubElement(stream, "Parameter", name="mode", value="1")
-        ET.SubElement(stream, "Parameter", name="sig", value=sig)
+        for name, value in params.items():
+            ET.SubElement(stream, "Parameter", name=name, value=value)
         root.insert(0, start)
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")

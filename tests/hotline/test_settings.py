@@ -30,3 +30,11 @@ def test_bad_values_name_the_variable() -> None:
         Settings.from_env({"HOTLINE_WORKERS": "many"})
     with pytest.raises(SettingsError, match="HOTLINE_VALIDATE_SIGNATURES"):
         Settings.from_env({"HOTLINE_VALIDATE_SIGNATURES": "maybe"})
+
+
+def test_stream_limits_must_be_positive() -> None:
+    s = Settings.from_env({"HOTLINE_STREAM_MAX_CONNECTIONS": "50", "HOTLINE_STREAM_SIG_TTL_S": "30"})
+    assert (s.stream_max_connections, s.stream_sig_ttl_s, s.stream_require_handshake_signature) == (50, 30, False)
+    for name in ("HOTLINE_STREAM_MAX_CONNECTIONS", "HOTLINE_STREAM_SIG_TTL_S"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "0"})

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from hotline.settings import Secret, Settings
-from ivr.stream import stream_signature
+from ivr.stream import check_signature
 from ivr.stream_replay import load_fixture, prepare, replay
 from ivr.stream_ws import TwilioRedirector
 from tests.ivr.helpers import SignedClient
@@ -68,6 +68,13 @@ def wait_for(cond: Any, timeout: float = 8.0) -> Any:
     return cond()
 
 
+def stream_params(twiml: str) -> dict[str, str]:
+    """The ``<Parameter>``s of the TwiML's ``<Stream>``: what Twilio echoes in ``start.customParameters``."""
+    import xml.etree.ElementTree as ET
+
+    return {p.attrib["name"]: p.attrib["value"] for p in ET.fromstring(twiml).iter("Parameter")}
+
+
 def flow_state(app: Any, call: str) -> dict[str, Any]:
     from store import calls as repo
     from store.db import transaction
@@ -84,12 +91,15 @@ def test_mode1_end_to_end(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     form = {"CallSid": CALL, "From": "+8613800000000"}
     voice = client.post("/ivr/voice", form).get_data(as_text=True)
     assert '<Stream url="ws://localhost/ivr/stream"' in voice and 'track="inbound_track"' in voice
-    assert f'<Parameter name="sig" value="{stream_signature(TOKEN, CALL, "1")}"' in voice
+    params = stream_params(voice)
+    assert params["mode"] == "1" and check_signature(TOKEN, CALL, "1", params, time.time()) == ""
+    assert int(params["exp"]) <= time.time() + 60  # good for a minute: Twilio connects at once
     assert 'input="dtmf"' in voice and "dtmf speech" not in voice  # speech goes to our recognizer
     assert voice.index("<Start>") < voice.index("<Gather")
 
     fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
-    replay(url, prepare(fx.messages, TOKEN, call_sid=CALL), speed=2.0)  # flask-sock under werkzeug
+    # Twilio echoes our <Parameter>s in ``start``; flask-sock under werkzeug
+    replay(url, prepare(fx.messages, TOKEN, call_sid=CALL, params=params), speed=2.0)
     calls = wait_for(lambda: redirector.for_call(CALL))
     assert calls, app.extensions["hotline"]["stream"].stats
     assert len(calls) == 1  # one request heard, one REST call
@@ -140,11 +150,12 @@ def test_mode2_end_to_end(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     client = SignedClient(app.test_client())
     form = {"CallSid": CALL}
     voice = client.post("/ivr/voice", form).get_data(as_text=True)
-    assert "<Connect><Stream" in voice and f'value="{stream_signature(TOKEN, CALL, "2")}"' in voice
+    params = stream_params(voice)
+    assert "<Connect><Stream" in voice and check_signature(TOKEN, CALL, "2", params, time.time()) == ""
     assert "<Gather" not in voice and "/ivr/fallback" in voice  # a failed stream still reaches an agent
 
     fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
-    msgs = prepare(fx.messages, TOKEN, call_sid=CALL)
+    msgs = prepare(fx.messages, TOKEN, call_sid=CALL, params=params)
     for m in msgs:  # press 0 (agent) instead of 5
         if m["event"] == "dtmf":
             m["dtmf"]["digit"] = "0"
@@ -157,6 +168,46 @@ def test_mode2_end_to_end(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     assert state["node"] == "agent" and state["phase"] == "transferred"
     twiml = client.post(calls[0]["data"]["Url"].removeprefix(BASE), form).get_data(as_text=True)
     assert "<Enqueue" in twiml
+
+
+@pytest.mark.parametrize("served", ["1"], indirect=True)
+def test_each_answer_signs_a_new_stream_of_the_configured_mode_only(served: tuple[Any, str, FakeTwilioHttp]) -> None:
+    app, url, _ = served
+    client = SignedClient(app.test_client())
+    first = client.post("/ivr/voice", {"CallSid": CALL}).get_data(as_text=True)
+    hub = app.extensions["hotline"]["stream"]
+    fx = load_fixture(STREAMS / "keypress_mode2.jsonl")  # a Mode 2 stream, signed by us, on a Mode 1 server
+    res = replay(url, prepare(fx.messages, TOKEN, call_sid=CALL), speed=1.0)
+    assert res.closed_by_server and not res.events("media")  # no welcome played: refused at ``start``
+    assert wait_for(lambda: hub.stats.get("closed:mode") == 1), hub.stats
+    assert flow_state(app, CALL)["node"] == "main"  # the call's state untouched
+    again = client.post("/ivr/voice", {"CallSid": CALL}).get_data(as_text=True)
+    assert stream_params(first)["nonce"] != stream_params(again)["nonce"]
+    assert stream_params(first)["sig"] != stream_params(again)["sig"]
+
+
+@pytest.mark.parametrize("served", [""], indirect=True)
+def test_no_socket_while_streams_are_off(served: tuple[Any, str, FakeTwilioHttp]) -> None:
+    """HOTLINE_STREAM_MODE empty: no Mode 2 (nor any) stream, not even one signed by us."""
+    from websockets.exceptions import InvalidStatus
+
+    app, url, _ = served
+    client = SignedClient(app.test_client())
+    voice = client.post("/ivr/voice", {"CallSid": CALL}).get_data(as_text=True)
+    assert "<Stream" not in voice and "<Gather" in voice
+    fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
+    with pytest.raises(InvalidStatus) as err:
+        replay(url, prepare(fx.messages, TOKEN, call_sid=CALL), speed=0)
+    assert err.value.response.status_code == 404
+    assert b"HOTLINE_STREAM_MODE" in err.value.response.body
+    assert app.extensions["hotline"]["stream"].active == 0
+
+
+@pytest.mark.parametrize("served", ["1"], indirect=True)
+def test_plain_http_to_the_socket_path_is_a_clear_4xx(served: tuple[Any, str, FakeTwilioHttp]) -> None:
+    app, _, _ = served
+    r = app.test_client().get("/ivr/stream")
+    assert r.status_code == 400 and "WebSocket" in r.get_data(as_text=True)
 
 
 def test_prompt_audio_rendered_once_and_cached(tmp_path: Path) -> None:

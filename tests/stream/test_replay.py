@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -222,3 +223,119 @@ def test_one_model_per_process(ko_factory: VoskFactory) -> None:
     assert a is not b  # but each stream has its own recognizer
     a.close()
     b.close()
+
+
+# --------------------------------------------------------------- who may hold a socket
+def test_a_socket_that_never_starts_is_closed_at_the_deadline(ws_server: Server) -> None:
+    """``connected`` every 0.3 s does not keep an unauthenticated socket open: ``start`` is due
+    ``start_timeout`` after connecting, whatever else arrives."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    ws_server.hub.start_timeout = 1.0
+    t0 = time.monotonic()
+    closed_at = None
+    with connect(ws_server.url, open_timeout=5) as ws:
+        while time.monotonic() - t0 < 4.0:
+            try:
+                ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                ws.recv(timeout=0.3)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                closed_at = time.monotonic() - t0
+                break
+    assert closed_at is not None and 0.8 < closed_at < 2.5, closed_at
+    assert wait_for(lambda: ws_server.hub.stats.get("closed:no-start") == 1), ws_server.hub.stats
+    assert wait_for(lambda: ws_server.hub.active == 0)
+
+
+def test_sockets_over_the_cap_are_closed_at_once(ws_server: Server) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    hub = ws_server.hub
+    hub.max_connections = 2
+    with contextlib.ExitStack() as held:
+        for _ in range(2):
+            held.enter_context(connect(ws_server.url, open_timeout=5))
+        assert wait_for(lambda: hub.active == 2)
+        t0 = time.monotonic()
+        with connect(ws_server.url, open_timeout=5) as third, pytest.raises(ConnectionClosed):
+            third.recv(timeout=2.0)
+        assert time.monotonic() - t0 < 1.5  # closed at once, not at the start deadline
+        assert hub.stats.get("refused:full") == 1 and hub.active == 2
+    assert wait_for(lambda: hub.active == 0)
+    fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
+    call = sid(30)
+    res = replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=call), speed=0)
+    assert res.sent == len(fx.messages)  # a slot is free again
+
+
+def test_a_signed_stream_opens_once(ws_server: Server) -> None:
+    """The signed parameters of one stream open one socket: the same again is a replay, and
+    parameters signed too long ago are expired."""
+    fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
+    call = sid(31)
+    msgs = prepare(fx.messages, TOKEN, call_sid=call)
+    replay(ws_server.url, msgs, speed=SPEED)
+    assert wait_for(lambda: ws_server.hub.stats.get("closed:stop") == 1)
+    assert wait_for(lambda: ws_server.redirector.for_call(call))
+    again = replay(ws_server.url, msgs, speed=1)
+    assert again.closed_by_server and again.sent < 20
+    assert ws_server.hub.stats.get("closed:replay") == 1
+    late = replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=call, now=time.time() - 61), speed=0)
+    assert late.closed_by_server and ws_server.hub.stats.get("closed:expired") == 1
+    time.sleep(0.3)
+    assert len(ws_server.redirector.for_call(call)) == 1  # the first stream's request, once
+
+
+def test_one_live_stream_per_call(ws_server: Server) -> None:
+    """Mode 2: a second stream of a call (freshly signed) is refused while the first lives, so it
+    cannot restart the menu over the first one's state; once the first ended, one may start."""
+    fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
+    call = sid(32)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(replay, ws_server.url, prepare(fx.messages, TOKEN, call_sid=call), speed=1.0)
+        assert wait_for(lambda: ws_server.states.nodes(call))  # the first stream started the menu
+        second = replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=call), speed=1)
+        assert second.closed_by_server and second.sent < 20
+        assert ws_server.hub.stats.get("closed:busy") == 1
+        assert not first.done()
+        res = first.result()
+    assert "clear" in [m["event"] for m in res.received]  # the first went on undisturbed
+    assert ws_server.states.nodes(call).count("main") == 1  # the menu was started once
+    assert wait_for(lambda: ws_server.hub.stats.get("closed:stop") == 1)
+    other = sid(33)
+    replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=other), speed=0)
+    assert wait_for(lambda: ws_server.states.nodes(other))
+
+
+def test_the_handshake_signature_is_checked(ws_server: Server) -> None:
+    """Twilio signs the upgrade request (X-Twilio-Signature over the wss URL, no parameters): a
+    wrong one is refused before the upgrade; a right one, for the URL as seen or as configured, passes."""
+    from twilio.request_validator import RequestValidator
+    from websockets.exceptions import InvalidStatus
+
+    fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
+    validator = RequestValidator(TOKEN)
+    good = {"X-Twilio-Signature": validator.compute_signature(ws_server.url, {})}
+    res = replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=sid(34)), speed=0, headers=good)
+    assert res.sent == len(fx.messages) and ws_server.hub.stats.get("closed:stop") == 1
+    for bad in (RequestValidator("not-the-token").compute_signature(ws_server.url, {}), "x"):
+        with pytest.raises(InvalidStatus) as err:
+            replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=sid(35)), headers={"X-Twilio-Signature": bad})
+        assert err.value.response.status_code == 403
+    assert ws_server.hub.stats.get("refused:handshake") == 2
+    # behind a TLS proxy the signed URL is the public one our TwiML names, not this host
+    ws_server.hub.stream_url = "wss://ivr.example.com/ivr/stream"
+    public = {"X-Twilio-Signature": validator.compute_signature("wss://ivr.example.com/ivr/stream", {})}
+    res = replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=sid(36)), speed=0, headers=public)
+    assert res.sent == len(fx.messages)
+    # required: no header, no socket
+    ws_server.hub.require_handshake_signature = True
+    with pytest.raises(InvalidStatus):
+        replay(ws_server.url, prepare(fx.messages, TOKEN, call_sid=sid(37)), speed=0)
+    with pytest.raises(InvalidStatus) as err:
+        replay(ws_server.url.replace("/ivr/stream", "/elsewhere"), [], headers=public)
+    assert err.value.response.status_code == 404

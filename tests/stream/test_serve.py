@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
 from ivr.stream_replay import load_fixture, prepare, replay
@@ -130,3 +131,43 @@ def test_serve_mode2_plays_real_prompts_and_transfers(tmp_path: Path) -> None:
         assert r.status_code == 200 and "<Enqueue" in r.text
     assert f"stream: call {CALL} cannot be redirected" in srv.out, srv.out[-3000:]
     assert TOKEN not in srv.out
+
+
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode(),
+    "Sec-WebSocket-Version": "13",
+}
+
+
+def test_a_websocket_upgrade_on_the_http_port_is_a_clear_4xx(tmp_path: Path) -> None:
+    """Waitress cannot carry the socket: an upgrade there says where the socket is, not 500;
+    on the stream port a handshake with a wrong X-Twilio-Signature is refused before the upgrade."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with serve(tmp_path, "1") as srv:
+        r = requests.get(srv.base + "/ivr/stream", headers=UPGRADE, timeout=5)
+        assert r.status_code == 400 and "--ws-port" in r.text, (r.status_code, r.text)
+        r = requests.get(srv.base + "/ivr/stream", timeout=5)
+        assert r.status_code == 400 and "WebSocket" in r.text
+        with pytest.raises(InvalidStatus) as err:
+            connect(srv.env["HOTLINE_STREAM_URL"], additional_headers={"X-Twilio-Signature": "forged"}, open_timeout=5)
+        assert err.value.response.status_code == 403
+    assert "stream: handshake refused: bad X-Twilio-Signature" in srv.out
+    assert "Traceback" not in srv.out
+
+
+def test_no_stream_server_while_streams_are_off(tmp_path: Path) -> None:
+    """HOTLINE_STREAM_MODE empty: nothing listens on the stream port, so no stream of any mode
+    (here a Mode 2 stream signed with the real token) is accepted."""
+    with serve(tmp_path, "") as srv:
+        r = srv.voice()
+        assert r.status_code == 200 and "<Stream" not in r.text
+        fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
+        with pytest.raises(OSError):  # connection refused
+            replay(srv.env["HOTLINE_STREAM_URL"], prepare(fx.messages, TOKEN, call_sid=CALL), speed=0)
+        r = requests.get(srv.base + "/ivr/stream", headers=UPGRADE, timeout=5)
+        assert r.status_code == 404 and "HOTLINE_STREAM_MODE" in r.text
+    assert "Media Streams are off" in srv.out and "Media Streams WebSocket on" not in srv.out

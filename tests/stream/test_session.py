@@ -21,6 +21,7 @@ from ivr.stream import (
     SessionConfig,
     SetGrammar,
     StepTaken,
+    stream_parameters,
     stream_signature,
 )
 from tests.stream.conftest import NOW, TOKEN
@@ -30,14 +31,14 @@ STREAM = "MZ" + "1" * 32
 
 
 def start(
-    mode: str = "1", *, token: str = TOKEN, call: str = CALL, sig: str | None = None, **over: Any
+    mode: str = "1", *, token: str = TOKEN, call: str = CALL, params: dict[str, str] | None = None, **over: Any
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "accountSid": "AC" + "0" * 32,
         "streamSid": STREAM,
         "callSid": call,
         "tracks": ["inbound"],
-        "customParameters": {"mode": mode, "sig": stream_signature(token, call, mode) if sig is None else sig},
+        "customParameters": stream_parameters(token, call, mode) if params is None else params,
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
     }
     body.update(over)
@@ -88,14 +89,33 @@ def test_missing_start_closes(ko_flow: Flow) -> None:
     assert s.handle(media(20)) == []  # closed for good
 
 
+def signed(mode: str = "1", /, **change: str) -> dict[str, str]:
+    """Valid parameters for CALL with some changed after signing."""
+    return {**stream_parameters(TOKEN, CALL, mode), **change}
+
+
+def resigned(mode: str, call: str = CALL, **change: Any) -> dict[str, str]:
+    """Parameters whose ``sig`` is a real one for the (changed) call/mode/nonce/expiry."""
+    p = signed("1")
+    nonce, exp = change.get("nonce", p["nonce"]), int(change.get("exp", p["exp"]))
+    return {"mode": mode, "nonce": nonce, "exp": str(exp), "sig": stream_signature(TOKEN, call, mode, nonce, exp)}
+
+
 @pytest.mark.parametrize(
     "msg",
     [
-        start("1", sig=""),  # unsigned
+        start("1", params={"mode": "1"}),  # unsigned
+        start("1", params=signed(sig="")),  # no signature
         start("1", token="someone-else"),  # signed with another token
-        start("1", sig=stream_signature(TOKEN, "CA" + "2" * 32, "1")),  # another call's signature
-        start("2", sig=stream_signature(TOKEN, CALL, "1")),  # mode 1 signature used for mode 2
+        start("1", params=resigned("1", call="CA" + "2" * 32)),  # another call's signature
+        start("2", params=signed("1", mode="2")),  # mode 1 signature used for mode 2
+        start("1", params=signed(nonce="A" * 24)),  # the nonce changed after signing
+        start("1", params=signed(exp="99999999999")),  # the expiry pushed back after signing
+        start("1", params=resigned("1", nonce="short")),  # signed, but not a nonce we would make
+        start("1", params=resigned("1", exp="-5")),  # not a unix time
+        start("1", params=signed(exp="１２３")),  # full-width digits: not ours
         start("3"),  # unknown mode
+        start("", params=signed(mode="")),
     ],
 )
 def test_auth_rejection(ko_flow: Flow, msg: dict[str, Any]) -> None:
@@ -105,10 +125,54 @@ def test_auth_rejection(ko_flow: Flow, msg: dict[str, Any]) -> None:
     assert s.handle(media(0)) == []
 
 
+def test_an_expired_signature_is_refused(ko_flow: Flow) -> None:
+    late = stream_parameters(TOKEN, CALL, "1", ttl_s=60, now=NOW.timestamp())
+    clock = {"t": NOW.timestamp() + 59}
+    s = MediaStreamSession(SessionConfig(flow=ko_flow, token=TOKEN, clock=lambda: clock["t"]))
+    assert s.handle(start("1", params=late)) == [] and s.started  # within its minute
+    clock["t"] = NOW.timestamp() + 61
+    s = MediaStreamSession(SessionConfig(flow=ko_flow, token=TOKEN, clock=lambda: clock["t"]))
+    assert s.handle(start("1", params=late)) == [Close("expired")]
+    assert not s.started
+
+
+def test_only_the_configured_mode_starts(ko_flow: Flow) -> None:
+    only1 = SessionConfig(flow=ko_flow, token=TOKEN, modes=("1",))
+    s = MediaStreamSession(only1)
+    assert s.handle(start("2")) == [Close("mode")] and not s.started  # signed by us, not this server's mode
+    assert MediaStreamSession(only1).handle(start("1")) == []
+    off = MediaStreamSession(SessionConfig(flow=ko_flow, token=TOKEN, modes=()))
+    assert off.handle(start("1")) == [Close("mode")]
+
+
+def test_the_socket_layer_admits_each_nonce_once(ko_flow: Flow) -> None:
+    asked: list[tuple[str, str, int]] = []
+
+    def admit(call: str, nonce: str, expires: int) -> str:
+        asked.append((call, nonce, expires))
+        return "replay" if len(asked) > 1 else ""
+
+    params = signed("1")
+    cfg = SessionConfig(flow=ko_flow, token=TOKEN)
+    first = MediaStreamSession(cfg, admit=admit)
+    assert first.handle(start("1", params=params)) == [] and first.started
+    assert first.params == {"mode": "1"}  # nonce, expiry and signature are not kept
+    again = MediaStreamSession(cfg, admit=admit)
+    assert again.handle(start("1", params=params)) == [Close("replay")] and not again.started
+    assert asked[0] == (CALL, params["nonce"], int(params["exp"]))
+    bad = MediaStreamSession(cfg, admit=admit)
+    assert bad.handle(start("1", token="someone-else")) == [Close("auth")]
+    assert len(asked) == 2  # an unsigned stream never reaches the socket layer's books
+
+
 def test_wrong_format_and_track_rejected(ko_flow: Flow) -> None:
     alaw = {"encoding": "audio/x-alaw", "sampleRate": 8000, "channels": 1}
     assert session(ko_flow).handle(start("1", mediaFormat=alaw)) == [Close("format")]
     assert session(ko_flow).handle(start("1", tracks=["outbound"])) == [Close("track")]
+    junk = {"encoding": "audio/x-mulaw", "sampleRate": "8k", "channels": 1}
+    assert session(ko_flow).handle(start("1", mediaFormat=junk)) == [Close("format")]
+    assert session(ko_flow).handle(start("1", mediaFormat="mulaw")) == [Close("format")]
+    assert session(ko_flow).handle(start("1", tracks=7)) == [Close("track")]
 
 
 def test_wrong_track_media_is_ignored(ko_flow: Flow) -> None:
