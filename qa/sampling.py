@@ -193,14 +193,10 @@ def parse_policy(data: Any, source: str = "<memory>") -> SamplingPolicy:
 
     def num(key: str, default: float, integer: bool = False) -> Any:
         v = data.get(key, default)
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, int | float)
-            or not math.isfinite(v)  # NaN passes "v < 0"; an infinite bound breaks pages that show it
-            or v < 0
-            or (integer and not isinstance(v, int))
-        ):
-            raise err(key, f"expected a finite {'whole ' if integer else ''}number >= 0, got {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):  # NaN passes "v < 0"; pages cannot show inf
+            raise err(key, f"expected a finite number, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (integer and not isinstance(v, int)):
+            raise err(key, f"expected a {'whole ' if integer else ''}number >= 0, got {v!r}")
         return v
 
     rules: list[Rule] = []
