@@ -9,6 +9,7 @@ drawn from what, for the sampling log.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -192,6 +193,8 @@ def parse_policy(data: Any, source: str = "<memory>") -> SamplingPolicy:
 
     def num(key: str, default: float, integer: bool = False) -> Any:
         v = data.get(key, default)
+        if isinstance(v, float) and not math.isfinite(v):  # NaN passes "v < 0"; pages cannot show inf
+            raise err(key, f"expected a finite number, got {v!r}")
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (integer and not isinstance(v, int)):
             raise err(key, f"expected a {'whole ' if integer else ''}number >= 0, got {v!r}")
         return v
@@ -212,6 +215,10 @@ def parse_policy(data: Any, source: str = "<memory>") -> SamplingPolicy:
             raise err(where, "needs one of flag, sentiment_below, total_below, lowest_per_agent_week")
         if len(kinds) > 1:
             raise err(where, f"give only one of {kinds}")
+        for bound in ("sentiment_below", "total_below"):
+            v = raw.get(bound)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)):
+                raise err(where, f"{bound} must be a finite number, got {v!r}")
         lowest = raw.get("lowest_per_agent_week", 0)
         if not isinstance(lowest, int) or isinstance(lowest, bool) or lowest < 0:
             raise err(where, "lowest_per_agent_week must be a whole number >= 0")

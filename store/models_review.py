@@ -30,6 +30,25 @@ class User(Base):
     team: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Part of every session cookie's user id: logout, a password or role change bumps it, so
+    # cookies issued before stop working (sessions are client-side; there is nothing else to delete).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account name or one client address (``key``: ``user:NAME`` / ``addr:IP``).
+
+    Kept in the database, not in a process, so every worker process of ``hotline serve`` sees the
+    same count. ``locked_until`` is when the next attempt is allowed again (back-off after failures).
+    """
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class CalibrationSession(Base):

@@ -13,10 +13,12 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, or_, select, text
+from sqlalchemy import String, and_, case, cast, delete, exists, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -29,6 +31,7 @@ from store.models_review import (
     AuditEntry,
     CalibrationSession,
     Dispute,
+    LoginThrottle,
     Review,
     ReviewComment,
     Sample,
@@ -43,6 +46,7 @@ SENTIMENT_BANDS: dict[str, tuple[float, float]] = {
     "neutral": (-0.2, 0.2),
     "positive": (0.2, math.inf),
 }
+FINITE_BOUND = 1e300  # SQL has no isfinite(): |x| < this excludes ±Infinity and (PostgreSQL) NaN
 FLAGS = ("forbidden_phrase", "angry_customer", "long_silence", "auto_fail")
 SORTS = {
     "started_at": Call.started_at,
@@ -57,15 +61,32 @@ class ReviewError(ValueError):
     """A workspace rule was broken (unknown role, resolving one's own review...); message says which."""
 
 
+class ScoreInputError(ReviewError):
+    """A submitted number is not usable (not finite, out of range); the message names the field in Chinese."""
+
+
+MAX_COMMENT_AT_S = 24 * 3600.0  # a comment's time in the recording: no call lasts a day
+MAX_TURN = 100_000
+
+
 # --------------------------------------------------------------------------- users
+
+
+MIN_PASSWORD = 10  # characters; accounts made before this rule keep logging in with what they have
+
+
+def check_password_rule(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ReviewError(f"password too short: it needs at least {MIN_PASSWORD} characters")
 
 
 def create_user(s: Session, name: str, role: str, password: str, team: str = "") -> User:
     """Add an account; the password is stored only as a salted werkzeug hash."""
     if role not in ROLES:
         raise ReviewError(f"role must be one of {ROLES}, got {role!r}")
-    if not name.strip() or len(password) < 6:
-        raise ReviewError("a user needs a name and a password of at least 6 characters")
+    if not name.strip():
+        raise ReviewError("a user needs a name")
+    check_password_rule(password)
     if s.scalar(select(User.id).where(User.name == name)) is not None:
         raise ReviewError(f"user {name!r} exists")
     user = User(name=name, role=role, password_hash=generate_password_hash(password), team=team, active=True)
@@ -75,20 +96,41 @@ def create_user(s: Session, name: str, role: str, password: str, team: str = "")
 
 
 def set_password(s: Session, name: str, password: str, role: str | None = None) -> User:
+    """New password (and role); every session the user had is revoked."""
     user = s.scalar(select(User).where(User.name == name))
     if user is None:
         raise ReviewError(f"no user {name!r}")
+    check_password_rule(password)
+    if role is not None and role not in ROLES:
+        raise ReviewError(f"role must be one of {ROLES}, got {role!r}")
     user.password_hash = generate_password_hash(password)
     if role is not None:
-        if role not in ROLES:
-            raise ReviewError(f"role must be one of {ROLES}, got {role!r}")
         user.role = role
+    user.session_version = (user.session_version or 0) + 1
     return user
 
 
+def revoke_sessions(s: Session, user_id: int) -> None:
+    """Bump the user's session version: every cookie issued before stops working (logout, role change)."""
+    s.execute(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, checked for unknown names so they cost as long as known ones."""
+    import secrets
+
+    return generate_password_hash(secrets.token_urlsafe(18))
+
+
 def authenticate(s: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, or None. Unknown and inactive names check a
+    dummy hash, so the answer takes as long as for a real account (no user enumeration by timing)."""
     user = s.scalar(select(User).where(User.name == name, User.active.is_(True)))
-    if user is None or not check_password_hash(user.password_hash, password):
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not check_password_hash(user.password_hash, password):
         return None
     return user
 
@@ -102,6 +144,134 @@ def list_users(s: Session, roles: Sequence[str] | None = None) -> list[User]:
     if roles:
         q = q.where(User.role.in_(list(roles)))
     return list(s.scalars(q))
+
+
+# --------------------------------------------------------------------------- login throttle
+
+# Attempts allowed before back-off starts, per account name and per client address. Then each
+# attempt doubles the wait: 2 s, 4 s, 8 s ... up to 15 min. An hour without an attempt forgets
+# them; a successful login clears its account's count and takes itself off its address's count
+# (one good account must not reset an address that keeps guessing others' passwords).
+THROTTLE_FREE = {"user": 5, "addr": 20}
+THROTTLE_BASE_S = 2.0
+THROTTLE_CAP_S = 15 * 60.0
+THROTTLE_FORGET = timedelta(hours=1)
+
+
+class LoginThrottled(Exception):
+    """Too many recent attempts for this account or address; ``wait_s`` until the next is allowed."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"login throttled for {wait_s:.0f} s")
+        self.wait_s = wait_s
+
+
+def backoff_seconds(failures: int, free: int, base_s: float = THROTTLE_BASE_S, cap_s: float = THROTTLE_CAP_S) -> float:
+    """How long a key stays locked after its ``failures``-th attempt in a row (0: not locked)."""
+    if failures < free:
+        return 0.0
+    return min(cap_s, base_s * 2.0 ** min(failures - free, 40))
+
+
+def throttle_keys(name: str, addr: str) -> list[str]:
+    """The throttle rows a login attempt counts against: its account name and its client address."""
+    return [f"user:{name[:64]}", f"addr:{(addr or '-')[:64]}"]
+
+
+def login_wait(s: Session, keys: Sequence[str], now: datetime) -> float:
+    """Seconds until a login with these keys may be tried again (0: now)."""
+    until = s.scalar(select(func.max(LoginThrottle.locked_until)).where(LoginThrottle.key.in_(list(keys))))
+    if until is None:
+        return 0.0
+    return max(0.0, (utc(until) - utc(now)).total_seconds())
+
+
+def _count_attempt(s: Session, key: str, now: datetime) -> int | None:
+    """One atomic UPDATE: count an attempt on an unlocked key; None if the key is locked or new."""
+    t = LoginThrottle
+    q = (
+        update(t)
+        .where(t.key == key, or_(t.locked_until.is_(None), t.locked_until <= utc(now)))
+        .values(
+            failures=case((t.updated_at < utc(now) - THROTTLE_FORGET, 1), else_=t.failures + 1),
+            updated_at=utc(now),
+        )
+        .returning(t.failures)
+        .execution_options(synchronize_session=False)
+    )
+    return s.execute(q).scalar()
+
+
+def begin_login_attempt(s: Session, keys: Sequence[str], now: datetime) -> None:
+    """Count a login attempt against each key *before* its password is checked, or raise
+    LoginThrottled. Counting first, in one UPDATE per key whose row lock (PostgreSQL) or write lock
+    (SQLite) is held until commit, means concurrent attempts, from any number of processes, cannot
+    all slip through the same unlocked moment. The caller rolls back when this raises."""
+    wait = login_wait(s, keys, now)
+    if wait > 0:
+        raise LoginThrottled(wait)
+    for key in keys:
+        n = _count_attempt(s, key, now)
+        if n is None:
+            if s.scalar(select(LoginThrottle.id).where(LoginThrottle.key == key)) is None:
+                try:
+                    with s.begin_nested():
+                        s.add(LoginThrottle(key=key, failures=1, updated_at=utc(now)))
+                    n = 1
+                except IntegrityError:  # another process inserted it first: count on its row
+                    n = _count_attempt(s, key, now)
+            if n is None:  # locked by an attempt that committed since login_wait
+                raise LoginThrottled(max(1.0, login_wait(s, [key], now)))
+        lock = backoff_seconds(n, THROTTLE_FREE[key.split(":", 1)[0]])
+        if lock > 0:
+            until = utc(now) + timedelta(seconds=lock)
+            s.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=until))
+    s.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < utc(now) - timedelta(days=1)))
+
+
+def login_succeeded(s: Session, keys: Sequence[str]) -> None:
+    """The password was right: forget the account's attempts, take this one off the address's."""
+    user_key, *others = keys
+    s.execute(delete(LoginThrottle).where(LoginThrottle.key == user_key))
+    t = LoginThrottle
+    for key in others:
+        free = THROTTLE_FREE[key.split(":", 1)[0]]
+        s.execute(
+            update(t)
+            .where(t.key == key, t.failures > 0)
+            .values(
+                failures=t.failures - 1,
+                locked_until=case((t.failures - 1 < free, None), else_=t.locked_until),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def clear_login_failures(s: Session, keys: Sequence[str]) -> int:
+    """Unlock: forget the attempts of these keys; returns how many keys had any."""
+    rows = list(s.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(keys)))))
+    for row in rows:
+        s.delete(row)
+    return len(rows)
+
+
+def login_wait_of(row: LoginThrottle, now: datetime) -> float:
+    return 0.0 if row.locked_until is None else max(0.0, (utc(row.locked_until) - utc(now)).total_seconds())
+
+
+def login_throttles(s: Session, now: datetime) -> list[LoginThrottle]:
+    """Keys with failures in the last hour, locked ones first (the admin's users page)."""
+    q = (
+        select(LoginThrottle)
+        .where(LoginThrottle.updated_at >= utc(now) - THROTTLE_FORGET)
+        .order_by(LoginThrottle.locked_until.desc(), LoginThrottle.key)
+        .limit(200)
+    )
+    return list(s.scalars(q))
+
+
+def all_users(s: Session) -> list[User]:
+    return list(s.scalars(select(User).order_by(User.name)))
 
 
 # --------------------------------------------------------------------------- audit
@@ -193,6 +363,17 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A stored or submitted number as a finite float, else None (missing, text, NaN, infinite)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 def utc(dt: datetime) -> datetime:
@@ -489,17 +670,20 @@ def merge_items(auto_items: dict[str, Any], human: dict[str, float | None], note
     """Per item: the automatic score and the human one side by side (``None`` human = confirmed).
 
     Items the scorer found not applicable (score None) or worth no points (auto-fail checks) keep
-    ``human`` None: there is nothing to override, the auto-fail box covers them.
+    ``human`` None: there is nothing to override, the auto-fail box covers them. A human score that
+    is not a finite number within [0, max] raises ScoreInputError: it is never stored.
     """
     out: dict[str, Any] = {}
     for key, item in auto_items.items():
-        raw = item.get("score")
-        mx = float(item.get("max", 0.0) or 0.0)
-        auto = None if raw is None else float(raw)
+        mx = finite_or_none(item.get("max")) or 0.0
+        auto = finite_or_none(item.get("score"))  # a broken stored score counts as not applicable
         h = human.get(key)
         if auto is None or mx <= 0:
             h = None
         elif h is not None:
+            label = str(item.get("name", key))
+            if not math.isfinite(h) or not -0.005 <= h <= mx + 0.005:
+                raise ScoreInputError(f"「{label}」的人工评分须为 0 到 {mx:g} 之间的数字。")
             h = round(min(max(float(h), 0.0), mx), 2)
             if abs(h - auto) < 0.01:  # the form shows scores to two decimals: same value, no override
                 h = None
@@ -578,6 +762,12 @@ def add_comment(
 ) -> ReviewComment:
     if not text.strip():
         raise ReviewError("empty comment")
+    if at_s is not None and not (math.isfinite(at_s) and 0 <= at_s <= MAX_COMMENT_AT_S):
+        raise ScoreInputError(f"时间点须为 0 到 {MAX_COMMENT_AT_S:.0f} 秒之间的数字。")
+    if turn is not None and not 0 <= turn < MAX_TURN:
+        raise ScoreInputError("句子序号超出范围。")
+    if s.get(Call, call_id) is None:
+        raise ReviewError(f"no call {call_id}")
     c = ReviewComment(call_id=call_id, author_id=author_id, text=text.strip()[:2000], at_s=at_s, turn=turn)
     s.add(c)
     s.flush()
@@ -664,6 +854,9 @@ def list_disputes(s: Session, status: str | None = None, limit: int = 200) -> li
 def create_calibration(s: Session, call_id: int, reviewer_ids: Sequence[int], created_by: int, title: str = "") -> Any:
     if len(set(reviewer_ids)) < 2:
         raise ReviewError("calibration needs at least two reviewers")
+    known = set(s.scalars(select(User.id).where(User.id.in_(list(reviewer_ids)), User.active.is_(True))))
+    if known != set(reviewer_ids):
+        raise ReviewError(f"no active user with id {sorted(set(reviewer_ids) - known)}")
     if s.get(Call, call_id) is None:
         raise ReviewError(f"no call {call_id}")
     cal = CalibrationSession(
@@ -700,17 +893,20 @@ def calibration_spread(reviews: Sequence[Review]) -> dict[str, Any]:
 
     names: list[str] = []
     for r in reviews:
-        for k in r.items:
+        for k in r.items or {}:
             if k not in names:
                 names.append(k)
     items = {}
     for name in names:
-        vals = [float(r.items[name]["human"]) for r in reviews if r.items.get(name, {}).get("human") is not None]
+        cells = [(r.items or {}).get(name) for r in reviews]
+        # values that are not finite numbers (stored before inputs were checked) are left out
+        vals = [v for c in cells if isinstance(c, dict) and (v := finite_or_none(c.get("human"))) is not None]
         if not vals:
             continue
-        auto = next((r.items[name]["auto"] for r in reviews if name in r.items), None)
+        auto = next((finite_or_none(c.get("auto")) for c in cells if isinstance(c, dict)), None)
         items[name] = {"values": vals, "auto": auto, **stats(vals)}
-    return {"items": items, "total": stats([r.total for r in reviews]), "n": len(reviews)}
+    totals = [t for r in reviews if (t := finite_or_none(r.total)) is not None]
+    return {"items": items, "total": stats(totals), "n": len(reviews)}
 
 
 def list_calibrations(s: Session, limit: int = 100) -> list[CalibrationSession]:
@@ -901,6 +1097,8 @@ def weekly_scores(
         select(key, day, func.sum(ScoreRow.total), func.count(ScoreRow.id))
         .join(ScoreRow, ScoreRow.call_id == Call.id)
         .where(Call.started_at >= utc(start), Call.started_at < utc(end))
+        # only finite totals: an infinite (or, on PostgreSQL, NaN) one would poison the mean
+        .where(ScoreRow.total > -FINITE_BOUND, ScoreRow.total < FINITE_BOUND)
         .group_by(key, day)
     )
     if team:

@@ -12,8 +12,18 @@ from hotline.settings import Settings
 @click.option(
     "--week", default=None, help="ISO week, e.g. 2026-W47 (default: this week, or the week of the team's newest calls)"
 )
-@click.option("--per-agent", type=int, default=None, help="random calls per agent (default: the team's policy, 3)")
-@click.option("--seed", type=int, default=None, help="seed (default: the week's number, so reruns agree)")
+@click.option(
+    "--per-agent",
+    type=click.IntRange(0, 1000),
+    default=None,
+    help="random calls per agent (default: the team's policy, 3)",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**31 - 1),  # stored in an integer column
+    default=None,
+    help="seed (default: the week's number, so reruns agree)",
+)
 def sample(team: str, week: str | None, per_agent: int | None, seed: int | None) -> None:
     """Pick N random calls per agent plus targeted ones; store the sample with reasons and assignees."""
     from qa.review.sampling_run import REASON_LABELS, default_week, run_sample

@@ -9,11 +9,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from qa.review.auth import init_login
+    from qa.review.auth import configure_cookies, init_login
     from qa.review.views import bp
 
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    settings = app.extensions["hotline"]["settings"]
+    configure_cookies(app, str(getattr(settings, "public_url", "") or ""))
     app.config["MAX_CONTENT_LENGTH"] = max(int(app.config.get("MAX_CONTENT_LENGTH") or 0), 1024 * 1024)
     init_login(app)
     app.register_blueprint(bp)

@@ -1,7 +1,9 @@
 """Login (flask-login), a per-session CSRF token and role checks for the workspace.
 
-The session cookie holds only the user id; the user is reloaded from the store on every request,
-so a deactivated account or a changed role takes effect at once.
+The session cookie holds only ``<user id>:<session version>``; the user is reloaded from the store
+on every request, so a deactivated account or a changed role takes effect at once, and a cookie
+whose version is behind the user's (logout, new password, new role) is refused: Flask's sessions
+live in the cookie, so bumping the version is how a copied cookie is revoked.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -21,19 +24,22 @@ from store.db import transaction
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
 ROLE_LABELS = {"qa": "质检员", "supervisor": "主管", "admin": "管理员"}
+SESSION_IDLE = timedelta(hours=12)  # a session cookie unused this long is refused (its signature is dated)
 
 
 class WorkspaceUser(UserMixin):
     """The logged-in account as the views see it (a detached copy, no session attached)."""
 
-    def __init__(self, uid: int, name: str, role: str, team: str) -> None:
+    def __init__(self, uid: int, name: str, role: str, team: str, version: int = 0) -> None:
         self.id = uid
         self.name = name
         self.role = role
         self.team = team
+        self.version = version
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What flask-login puts in the cookie (and a remember cookie): id and session version."""
+        return f"{self.id}:{self.version}"
 
     @property
     def role_label(self) -> str:
@@ -55,15 +61,49 @@ def init_login(app: Flask) -> None:
 
     @lm.user_loader
     def load(uid: str) -> WorkspaceUser | None:
-        try:
-            key = int(uid)
-        except ValueError:
+        parsed = parse_user_id(uid)
+        if parsed is None:
             return None
         with transaction(sessions()) as s:
-            u = repo.get_user(s, key)
-            if u is None or not u.active:
+            u = repo.get_user(s, parsed[0])
+            if u is None or not u.active or (u.session_version or 0) != parsed[1]:
                 return None
-            return WorkspaceUser(u.id, u.name, u.role, u.team)
+            return from_user(u)
+
+
+def from_user(u: Any) -> WorkspaceUser:
+    return WorkspaceUser(u.id, u.name, u.role, u.team, u.session_version or 0)
+
+
+def parse_user_id(uid: str) -> tuple[int, int] | None:
+    """``"<id>:<version>"`` from the cookie, or None (an old cookie without a version, or junk)."""
+    head, sep, tail = str(uid).partition(":")
+    if not sep or not head.isascii() or not tail.isascii() or not head.isdigit() or not tail.isdigit():
+        return None
+    key, version = int(head), int(tail)
+    if not 0 < key < 2**31 or version >= 2**31:
+        return None
+    return key, version
+
+
+def configure_cookies(app: Flask, public_url: str) -> None:
+    """Session (and flask-login remember) cookies: HttpOnly, SameSite=Lax, Secure behind https,
+    12 hours idle (each request re-issues the cookie, so activity keeps it alive).
+
+    Flask's default config already holds these keys (as None/False), so they are set, not defaulted.
+    """
+    secure = public_url.strip().lower().startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=SESSION_IDLE,
+        SESSION_REFRESH_EACH_REQUEST=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_DURATION=SESSION_IDLE,
+    )
 
 
 def csrf_token() -> str:

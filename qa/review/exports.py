@@ -2,6 +2,8 @@
 
 The zip is written to a temporary file, not memory: a sample of a few hundred calls with audio
 is tens of megabytes. Files that are missing on disk are listed in the summary, not fatal.
+Every CSV cell goes through ``csv_cell``: agent ids, teams and menu paths come from callers and
+integrators, and a cell like ``=HYPERLINK(...)`` would run as a formula in Excel.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -17,7 +20,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from qa.review.present import FLAG_LABELS, OUTCOME_LABELS, local_time
+from qa.review.present import FLAG_LABELS, OUTCOME_LABELS, fmt_num, json_safe, local_time, shown
 from store import review as repo
 
 CSV_HEADER = [
@@ -38,27 +41,45 @@ CSV_HEADER = [
     "有录音",
 ]
 MAX_ZIP_CALLS = 500
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def csv_cell(value: object) -> str:
+    """A cell as spreadsheet tools read it safely (OWASP CSV injection): text starting with
+    = + - @, a tab or a CR gets a leading single quote; plain numbers such as -0.35 stay numbers."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def safe_row(cells: Iterable[object]) -> list[str]:
+    return [csv_cell(c) for c in cells]
 
 
 def csv_row(r: repo.CallRow, tz: str, extra: Iterable[str] = ()) -> list[str]:
-    return [
-        str(r.id),
-        r.call_sid,
-        local_time(r.started_at, tz),
-        r.agent_id,
-        r.team,
-        OUTCOME_LABELS.get(r.outcome, r.outcome),
-        " > ".join(r.menu_path),
-        "" if r.duration_s is None else f"{r.duration_s:.0f}",
-        "" if r.survey_score is None else str(r.survey_score),
-        "" if r.total is None else f"{r.total:.1f}",
-        "是" if r.auto_fail else "",
-        "" if r.customer_sentiment is None else f"{r.customer_sentiment:.2f}",
-        "、".join(FLAG_LABELS.get(f, f) for f in r.flags),
-        "" if r.human_total is None else f"{r.human_total:.1f}",
-        "是" if r.has_recording else "否",
-        *extra,
-    ]
+    survey = shown(r.survey_score)
+    return safe_row(
+        [
+            str(r.id),
+            r.call_sid,
+            local_time(r.started_at, tz),
+            r.agent_id,
+            r.team,
+            OUTCOME_LABELS.get(r.outcome, r.outcome),
+            " > ".join(str(p) for p in r.menu_path),
+            fmt_num(r.duration_s, 0, ""),
+            "" if survey is None else f"{survey:g}",
+            fmt_num(r.total, 1, ""),
+            "是" if r.auto_fail else "",
+            fmt_num(r.customer_sentiment, 2, ""),
+            "、".join(FLAG_LABELS.get(f, str(f)) for f in r.flags),
+            fmt_num(r.human_total, 1, ""),
+            "是" if r.has_recording else "否",
+            *extra,
+        ]
+    )
 
 
 def csv_lines(rows: Iterable[repo.CallRow], tz: str, extra_header: list[str] | None = None) -> Iterator[str]:
@@ -99,13 +120,13 @@ def build_zip(
             tr_name = ""
             if d.transcript is not None:
                 tr_name = f"transcripts/{stem}.json"
-                z.writestr(tr_name, json.dumps(d.transcript.data, ensure_ascii=False, indent=1))
+                z.writestr(tr_name, json.dumps(json_safe(d.transcript.data), ensure_ascii=False, indent=1))
                 z.writestr(f"transcripts/{stem}.txt", _plain(d.transcript.data))
             sc_name = ""
             if d.score is not None:
                 sc_name = f"scorecards/{stem}.json"
-                z.writestr(sc_name, json.dumps(_scorecard(d), ensure_ascii=False, indent=1, default=str))
-            w.writerow([*csv_row(row, tz), notes.get(row.id, ""), audio_name, tr_name, sc_name])
+                z.writestr(sc_name, json.dumps(json_safe(_scorecard(d)), ensure_ascii=False, indent=1, default=str))
+            w.writerow([*csv_row(row, tz), *safe_row([notes.get(row.id, ""), audio_name, tr_name, sc_name])])
         z.writestr("summary.csv", "\ufeff" + summary.getvalue())
     out.seek(0)
     return out, n_audio
@@ -114,9 +135,11 @@ def build_zip(
 def _plain(data: dict[str, Any]) -> str:
     lines = []
     for u in data.get("utterances") or []:
-        who = {"customer": "客户", "agent": "客服"}.get(u.get("speaker"), "未知")
-        start = u.get("start")
-        at = "" if start is None else f"[{float(start):7.2f}] "
+        if not isinstance(u, dict):
+            continue
+        who = {"customer": "客户", "agent": "客服"}.get(str(u.get("speaker")), "未知")
+        start = shown(u.get("start"))
+        at = "" if start is None else f"[{start:7.2f}] "
         lines.append(f"{at}{who}：{u.get('text', '')}")
     return "\n".join(lines) + "\n"
 

@@ -7,12 +7,15 @@ it occurs in that turn's text and linked to its item. Evidence phrases are somet
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from store.review import finite_or_none
 
 FLAG_LABELS = {
     "forbidden_phrase": "服务禁用语",
@@ -106,23 +109,73 @@ def phrase_label(phrase: str | None) -> str:
     return p
 
 
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
+MAX_SHOWN = 1e9  # larger "numbers" are broken data, shown as missing rather than as 300 digits
+
+
+def shown(value: Any) -> float | None:
+    """A stored value fit to print: a finite number of sane size, else None (then "—" is shown).
+    Old rows may hold NaN, infinities or text where a number belongs; pages must not break on them."""
+    v = finite_or_none(value)
+    return v if v is not None and abs(v) < MAX_SHOWN else None
+
+
+def fmt_num(value: Any, digits: int = 1, missing: str = "—", sign: bool = False) -> str:
+    """``'%.1f' % value`` (``'%+.2f'`` with ``sign``) that never raises: missing or broken
+    numbers print ``missing``."""
+    v = shown(value)
+    if v is None:
+        return missing
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def fmt_g(value: Any) -> str:
+    """``'%g' % value`` for form fields; empty for a missing or broken number."""
+    v = shown(value)
+    return "" if v is None else f"{v:g}"
+
+
+def fmt_time(seconds: Any) -> str:
+    v = shown(seconds)
+    if v is None:
         return "—"
-    s = max(0, round(seconds))
+    s = max(0, round(v))
     return f"{s // 60:d}:{s % 60:02d}"
 
 
 def fmt_metric(value: Any, kind: str) -> str:
-    if value is None:
+    v = shown(value)
+    if v is None:
         return "—"
     if kind == "pct":
-        return f"{float(value) * 100:.0f}%"
+        return f"{v * 100:.0f}%"
     if kind == "s":
-        return f"{float(value):.1f} 秒"
+        return f"{v:.1f} 秒"
     if kind == "int":
-        return str(int(value))
-    return f"{float(value):.0f}"
+        return str(int(v))
+    return f"{v:.0f}"
+
+
+def clean_items(items: dict[str, Any] | None) -> dict[str, Any]:
+    """Scorecard items with their numbers made safe to compare and print: a broken score shows as
+    not applicable, a broken max as 0 (nothing to override)."""
+    out: dict[str, Any] = {}
+    for key, item in (items or {}).items():
+        if isinstance(item, dict):
+            fixed = {"score": shown(item.get("score")), "max": shown(item.get("max")) or 0.0}
+            out[key] = {**item, **fixed, "value": shown(item.get("value"))}
+    return out
+
+
+def json_safe(obj: Any) -> Any:
+    """Data for ``tojson`` with every non-finite float as null: ``NaN``/``Infinity`` are not JSON,
+    and one of them would stop the page's charts from parsing."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def local_time(dt: datetime | None, tz: str) -> str:
@@ -134,7 +187,8 @@ def local_time(dt: datetime | None, tz: str) -> str:
     return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def sentiment_band(score: float | None) -> str:
+def sentiment_band(score: Any) -> str:
+    score = shown(score)
     if score is None:
         return ""
     if score < -0.2:
@@ -180,10 +234,12 @@ def transcript_lines(
                 per_turn.setdefault(turn, []).append((str(ev.get("phrase") or ""), key, str(ev.get("note") or "")))
     sent: dict[int, float] = {}
     for t in ((details or {}).get("sentiment") or {}).get("turns") or []:
-        if isinstance(t, dict) and isinstance(t.get("turn"), int) and t.get("score") is not None:
-            sent[t["turn"]] = float(t["score"])
+        if isinstance(t, dict) and isinstance(t.get("turn"), int) and (v := shown(t.get("score"))) is not None:
+            sent[t["turn"]] = v
     lines = []
     for i, u in enumerate(utts):
+        if not isinstance(u, dict):
+            continue
         text = str(u.get("text") or "")
         marks = per_turn.get(i, [])
         lines.append(
@@ -201,10 +257,7 @@ def transcript_lines(
 
 
 def _num(v: Any) -> float | None:
-    try:
-        return None if v is None else float(v)
-    except (TypeError, ValueError):
-        return None
+    return shown(v)
 
 
 def mark_phrases(text: str, marks: Sequence[tuple[str, ...]]) -> list[Segment]:
@@ -242,13 +295,14 @@ def sentiment_series(details: dict[str, Any]) -> dict[str, list[dict[str, float]
     """Per role, points {x: seconds (or turn index in chat), y: score} for the chart."""
     out: dict[str, list[dict[str, float]]] = {"customer": [], "agent": []}
     for t in ((details or {}).get("sentiment") or {}).get("turns") or []:
-        if not isinstance(t, dict) or t.get("score") is None:
+        if not isinstance(t, dict):
             continue
         role = t.get("role")
-        if role not in out:
+        x = shown(t.get("start") if t.get("start") is not None else t.get("turn", 0))
+        y = shown(t.get("score"))
+        if role not in out or x is None or y is None:
             continue
-        x: Any = t.get("start") if t.get("start") is not None else t.get("turn", 0)
-        out[role].append({"x": round(float(x), 2), "y": round(float(t["score"]), 3)})
+        out[role].append({"x": round(x, 2), "y": round(y, 3)})
     return out
 
 

@@ -37,8 +37,12 @@ REASON_LABELS = {
 def week_bounds(week: str, tz: str) -> tuple[datetime, datetime]:
     """ISO week ``2026-W47`` -> [Monday 00:00, next Monday) in the policy's zone, as aware datetimes."""
     try:
-        year_s, w_s = week.upper().split("-W")
+        year_s, w_s = week.strip().upper().split("-W")
+        if not (year_s.isascii() and year_s.isdigit() and w_s.isascii() and w_s.isdigit()):
+            raise ValueError(week)
         monday = date.fromisocalendar(int(year_s), int(w_s), 1)
+        if not 2000 <= monday.year <= 2099:
+            raise ValueError(week)
     except (ValueError, AttributeError):
         raise ValueError(f"week must look like 2026-W47, got {week!r}") from None
     zone = ZoneInfo(tz)
@@ -118,6 +122,7 @@ def run_sample(
         data["random_per_agent_week"] = int(per_agent)
     policy = build_policy(data)
     start, end = week_bounds(week, policy.timezone)
+    week = repo.iso_week(start.date())  # canonical (2026-w047 -> 2026-W47): the picks are matched on it
     cands = repo.sampling_candidates(
         s,
         team,

@@ -9,8 +9,9 @@ login; recordings and transcripts are audited when opened.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,16 +27,27 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
 
-from qa.review import exports, present
-from qa.review.auth import check_csrf, csrf_token, roles_required, sessions
-from qa.review.sampling_run import REASON_LABELS, current_week, default_week, run_sample, team_policy_data
+from qa.review import exports, inputs, present
+from qa.review.auth import check_csrf, csrf_token, from_user, roles_required, sessions
+from qa.review.inputs import InputError
+from qa.review.sampling_run import (
+    REASON_LABELS,
+    build_policy,
+    current_week,
+    default_policy_data,
+    default_week,
+    run_sample,
+    team_policy_data,
+)
 from qa.sampling import PolicyError
 from store import review as repo
 from store.db import transaction
+from store.models import Call
 from store.models_review import CalibrationSession, Dispute, Review, Sample
 
 log = logging.getLogger(__name__)
@@ -57,7 +69,12 @@ def tz() -> str:
 @bp.before_request
 def _before() -> None:
     g.t0 = time.perf_counter()
+    if inputs.has_nul([*request.args.values(), *request.form.values(), *request.form.keys()]):
+        abort(400, description="请求中含有无效字符（NUL）。")
     check_csrf()
+    # ids in the path beyond the integer columns cannot exist (and would overflow the driver)
+    if any(isinstance(v, int) and not 0 < v <= inputs.MAX_ID for v in (request.view_args or {}).values()):
+        abort(404)
 
 
 @bp.after_request
@@ -81,6 +98,10 @@ def _ctx() -> dict[str, Any]:
         "SPEAKER_LABELS": present.SPEAKER_LABELS,
         "REASON_LABELS": REASON_LABELS,
         "mmss": present.fmt_time,
+        "num": present.fmt_num,
+        "gnum": present.fmt_g,
+        "finite": present.shown,
+        "json_safe": present.json_safe,
         "localtime": lambda dt: present.local_time(dt, tz()),
         "band": present.sentiment_band,
         "note_label": present.note_label,
@@ -94,31 +115,49 @@ def _ctx() -> dict[str, Any]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    """Each attempt is counted per account name and per client address before the password is
+    checked (``repo.begin_login_attempt``); too many in a row answer 429 with Retry-After."""
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         password = request.form.get("password", "")
+        keys = repo.throttle_keys(name, request.remote_addr or "")
+        try:
+            with transaction(sessions()) as s:
+                repo.begin_login_attempt(s, keys, datetime.now(UTC))
+        except repo.LoginThrottled as exc:
+            log.warning("login throttled for %.0f s", exc.wait_s)
+            return _throttled(exc.wait_s)
         with transaction(sessions()) as s:
             u = repo.authenticate(s, name, password)
             if u is None:
                 repo.audit(s, None, "login_failed", "user", name[:64])
             else:
+                repo.login_succeeded(s, keys)
                 repo.audit(s, u.id, "login", "user", u.id)
-                uid, uname, role, team = u.id, u.name, u.role, u.team
+                user = from_user(u)
         if u is None:
             flash("用户名或密码错误。", "error")
             return render_template("review/login.html"), 401
-        from qa.review.auth import WorkspaceUser
-
-        login_user(WorkspaceUser(uid, uname, role, team))
-        nxt = request.args.get("next", "")
-        if not nxt.startswith("/qa/") or nxt.startswith("//"):
-            nxt = url_for("review.calls")
-        return redirect(nxt)
+        session.permanent = True  # dated cookie, re-issued on each request: 12 h idle ends it
+        login_user(user)
+        return redirect(inputs.safe_next(request.args.get("next"), url_for("review.calls")))
     return render_template("review/login.html")
+
+
+def _throttled(wait_s: float) -> Any:
+    wait = max(1, math.ceil(wait_s))
+    shown = f"{wait} 秒" if wait < 120 else f"{math.ceil(wait / 60)} 分钟"
+    flash(f"登录尝试次数过多，请 {shown}后再试；如需立即解锁，请联系管理员。", "error")
+    return render_template("review/login.html"), 429, {"Retry-After": str(wait)}
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Logging out revokes every session of the user (the cookie itself cannot be recalled)."""
+    if current_user.is_authenticated:
+        with transaction(sessions()) as s:
+            repo.revoke_sessions(s, int(current_user.id))
+            repo.audit(s, int(current_user.id), "logout", "user", current_user.id)
     logout_user()
     return redirect(url_for("review.login"))
 
@@ -134,44 +173,30 @@ def home() -> Any:
 # --------------------------------------------------------------------------- calls list
 
 
-def _float(v: str | None) -> float | None:
-    try:
-        return None if v is None or v == "" else float(v)
-    except ValueError:
-        return None
+def _local_day(args: Any, key: str, label: str) -> datetime | None:
+    d = inputs.day(args, key, label)
+    return None if d is None else datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz()))
 
 
-def _local_day(v: str | None) -> datetime | None:
-    if not v:
-        return None
-    try:
-        d = date.fromisoformat(v)
-    except ValueError:
-        return None
-    return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz()))
+MAX_PAGE = 100_000
 
 
 def parse_filter(args: Any) -> repo.CallFilter:
-    """Query string -> CallFilter; dates are local days (end inclusive)."""
-    end = _local_day(args.get("to"))
+    """Query string -> CallFilter; dates are local days (end inclusive). Bad numbers or dates
+    raise InputError (400), they are not silently dropped."""
+    end = _local_day(args, "to", "结束日期")
     reviewed = {"yes": True, "no": False}.get(args.get("reviewed", ""))
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
-    try:
-        per_page = min(200, max(10, int(args.get("per_page", 50))))
-    except ValueError:
-        per_page = 50
+    page = inputs.whole(args, "page", "页码", 1, MAX_PAGE) or 1
+    per_page = min(200, max(10, inputs.whole(args, "per_page", "每页条数", 1, 10_000) or 50))
     return repo.CallFilter(
-        start=_local_day(args.get("from")),
+        start=_local_day(args, "from", "开始日期"),
         end=end + timedelta(days=1) if end else None,
         agent=args.get("agent", "").strip(),
         team=args.get("team", "").strip(),
         menu=args.get("menu", "").strip(),
         outcome=args.get("outcome", "").strip(),
-        score_min=_float(args.get("score_min")),
-        score_max=_float(args.get("score_max")),
+        score_min=inputs.number(args, "score_min", "最低分", 0, 100),
+        score_max=inputs.number(args, "score_max", "最高分", 0, 100),
         sentiment=args.get("sentiment", ""),
         flags=[f for f in args.getlist("flag") if f in repo.FLAGS],
         q=args.get("q", "").strip()[:100],
@@ -276,8 +301,8 @@ def call_page(call_id: int) -> Any:
         ]
         reviewers = repo.list_users(s, roles=["qa", "admin"])
         users = {u.id: u.name for u in repo.list_users(s)}
-    items = dict(d.score.items) if d.score else {}
-    details = dict(d.score.details) if d.score else {}
+    items = present.clean_items(d.score.items) if d.score else {}
+    details = dict(d.score.details or {}) if d.score else {}
     lines = present.transcript_lines(d.transcript.data if d.transcript else None, items, details)
     caller_ch = int(getattr(settings(), "caller_channel", 0))
     return render_template(
@@ -324,12 +349,17 @@ def audio(call_id: int) -> Any:
 
 
 def _human_scores(form: Any, prefix: str = "item.") -> tuple[dict[str, float | None], dict[str, str]]:
+    """Overrides per item; empty confirms the automatic score. Anything that is not a number
+    becomes NaN here, which ``repo.merge_items`` refuses with the item's name (it knows the names)."""
     human: dict[str, float | None] = {}
     notes: dict[str, str] = {}
     for k, v in form.items():
         if k.startswith(prefix):
-            key = k[len(prefix) :]
-            human[key] = _float(v)
+            raw = v.strip()
+            try:
+                human[k[len(prefix) :]] = float(raw) if raw else None
+            except ValueError:
+                human[k[len(prefix) :]] = math.nan
         elif k.startswith("note."):
             notes[k[5:]] = v.strip()[:500]
     return human, notes
@@ -350,6 +380,8 @@ def submit_review(call_id: int) -> Any:
                 request.form.get("comment", "").strip()[:2000],
                 auto_fail=request.form.get("auto_fail") == "on",
             )
+        except repo.ScoreInputError as exc:
+            raise InputError(str(exc)) from None
         except repo.ReviewError as exc:
             flash(str(exc), "error")
             return redirect(url_for("review.call_page", call_id=call_id))
@@ -362,17 +394,13 @@ def submit_review(call_id: int) -> Any:
 @bp.post("/calls/<int:call_id>/comments")
 @roles_required()
 def add_comment(call_id: int) -> Any:
-    turn_s = request.form.get("turn", "")
+    at_s = inputs.number(request.form, "at", "时间点（秒）", 0, repo.MAX_COMMENT_AT_S)
+    turn = inputs.whole(request.form, "turn", "句子序号", 0, repo.MAX_TURN - 1)
     with transaction(sessions()) as s:
+        if s.get(Call, call_id) is None:
+            abort(404)
         try:
-            c = repo.add_comment(
-                s,
-                call_id,
-                int(current_user.id),
-                request.form.get("text", ""),
-                at_s=_float(request.form.get("at")),
-                turn=int(turn_s) if turn_s.isdigit() else None,
-            )
+            c = repo.add_comment(s, call_id, int(current_user.id), request.form.get("text", ""), at_s=at_s, turn=turn)
         except repo.ReviewError as exc:
             flash(str(exc), "error")
             return redirect(url_for("review.call_page", call_id=call_id))
@@ -439,6 +467,8 @@ def resolve_dispute(dispute_id: int) -> Any:
         assert me is not None
         try:
             d = repo.resolve_dispute(s, dispute_id, me, None if uphold else human, request.form.get("resolution", ""))
+        except repo.ScoreInputError as exc:
+            raise InputError(str(exc)) from None
         except repo.ReviewError as exc:
             flash(str(exc), "error")
             return redirect(url_for("review.dispute_page", dispute_id=dispute_id))
@@ -463,15 +493,16 @@ def calibrations() -> Any:
 @bp.post("/calibration")
 @roles_required(*MANAGERS)
 def create_calibration() -> Any:
-    try:
-        call_id = int(request.form.get("call_id", ""))
-    except ValueError:
+    call_id = inputs.whole(request.form, "call_id", "通话ID", 1, inputs.MAX_ID)
+    if call_id is None:
         flash("请填写通话ID。", "error")
         return redirect(url_for("review.calibrations"))
-    ids = [int(x) for x in request.form.getlist("reviewer") if x.isdigit()]
+    ids = [inputs.whole({"r": x}, "r", "评分人", 1, inputs.MAX_ID) for x in request.form.getlist("reviewer")]
     with transaction(sessions()) as s:
         try:
-            cal = repo.create_calibration(s, call_id, ids, int(current_user.id), request.form.get("title", "")[:128])
+            cal = repo.create_calibration(
+                s, call_id, [i for i in ids if i is not None], int(current_user.id), request.form.get("title", "")[:128]
+            )
         except repo.ReviewError as exc:
             flash(str(exc), "error")
             return redirect(url_for("review.calibrations"))
@@ -502,7 +533,7 @@ def calibration_page(cal_id: int) -> Any:
         "review/calibration.html",
         cal=cal,
         d=d,
-        items=dict(d.score.items) if d and d.score else {},
+        items=present.clean_items(d.score.items) if d and d.score else {},
         reviews=reviews if show_spread else [],
         n_reviews=len(reviews),
         spread=spread,
@@ -534,6 +565,8 @@ def calibration_score(cal_id: int) -> Any:
                 kind="calibration",
                 calibration_id=cal_id,
             )
+        except repo.ScoreInputError as exc:
+            raise InputError(str(exc)) from None
         except repo.ReviewError as exc:
             flash(str(exc), "error")
             return redirect(url_for("review.calibration_page", cal_id=cal_id))
@@ -556,10 +589,26 @@ def calibration_close(cal_id: int) -> Any:
 # --------------------------------------------------------------------------- sampling
 
 
+# sampling form field -> (label, upper bound); every one is a finite number >= 0
+POLICY_FIELDS: dict[str, tuple[str, float]] = {
+    "per_agent": ("每位客服随机抽检条数", 1000),
+    "max_targeted": ("定向抽检上限", 1000),
+    "min_duration_s": ("最短时长（秒）", 86400),
+    "lowest_n": ("最低分条数", 1000),
+    "lowest_below": ("最低分阈值", 100),
+    "negative_below": ("负面情绪阈值", 1),
+}
+WHOLE_POLICY_FIELDS = ("per_agent", "max_targeted", "lowest_n")
+
+
 def _policy_form(form: Any) -> dict[str, Any]:
     def num(key: str, default: float) -> float:
-        v = _float(form.get(key))
-        return default if v is None or v < 0 else v
+        label, hi = POLICY_FIELDS[key]
+        if key in WHOLE_POLICY_FIELDS:
+            v: float | None = inputs.whole(form, key, label, 0, int(hi))
+        else:
+            v = inputs.number(form, key, label, 0, hi)
+        return default if v is None else v
 
     targeted: list[dict[str, Any]] = []
     if form.get("t_auto_fail"):
@@ -602,6 +651,12 @@ def sampling() -> Any:
             or (teams[0] if teams else "")
         )
         policy = team_policy_data(s, team)
+        try:
+            build_policy(policy)
+        except PolicyError:  # saved before its numbers were checked: show (and run) the defaults
+            log.warning("sampling policy of a team is invalid; showing the defaults")
+            flash("本组保存的抽检策略无效，下面显示默认策略，请检查后重新保存。", "error")
+            policy = default_policy_data()
         samples = repo.list_samples(s)
         reviewers = repo.list_users(s, roles=["qa"])
         this_week = current_week(tz())
@@ -625,11 +680,9 @@ def sampling() -> Any:
 @bp.post("/sampling/policy")
 @roles_required(*MANAGERS)
 def save_policy() -> Any:
-    team = request.form.get("team", "")
+    team = inputs.text(request.form, "team", "班组", 64)
     data = _policy_form(request.form)
     try:
-        from qa.review.sampling_run import build_policy, default_policy_data
-
         build_policy({**default_policy_data(), **data})
     except PolicyError as exc:
         flash(f"策略无效：{exc}", "error")
@@ -644,17 +697,13 @@ def save_policy() -> Any:
 @bp.post("/sampling/run")
 @roles_required(*MANAGERS)
 def run_sampling() -> Any:
-    team = request.form.get("team", "")
-    week = request.form.get("week", "").strip()
-    try:
-        seed = int(request.form.get("seed", "0"))
-    except ValueError:
-        seed = 0
+    team = inputs.text(request.form, "team", "班组", 64)
+    week = inputs.text(request.form, "week", "周", 10)
+    seed = inputs.whole(request.form, "seed", "随机种子", 0, inputs.MAX_ID) or 0
+    overrides = _policy_form(request.form)
     with transaction(sessions()) as s:
         try:
-            res = run_sample(
-                s, team, week, seed=seed, user_id=int(current_user.id), overrides=_policy_form(request.form)
-            )
+            res = run_sample(s, team, week, seed=seed, user_id=int(current_user.id), overrides=overrides)
         except (ValueError, PolicyError) as exc:
             flash(f"无法抽检：{exc}", "error")
             return redirect(url_for("review.sampling", team=team))
@@ -710,7 +759,7 @@ def sample_csv(sample_id: int) -> Any:
     w.writerow([*exports.CSV_HEADER, "抽检原因", "质检员"])
     for p, name in picks:
         if p.call_id in rows:
-            w.writerow([*exports.csv_row(rows[p.call_id], tz()), p.detail, name])
+            w.writerow([*exports.csv_row(rows[p.call_id], tz()), *exports.safe_row([p.detail, name])])
     return Response(
         "\ufeff" + buf.getvalue(),
         mimetype="text/csv; charset=utf-8",
@@ -734,10 +783,7 @@ def my_picks() -> Any:
 @bp.get("/trends")
 @roles_required()
 def trends() -> Any:
-    try:
-        weeks = min(52, max(1, int(request.args.get("weeks", 8))))
-    except ValueError:
-        weeks = 8
+    weeks = min(52, inputs.whole(request.args, "weeks", "周数", 1, 520) or 8)
     team = request.args.get("team", "")
     zone = ZoneInfo(tz())
     today = datetime.now(zone).date()
@@ -778,16 +824,41 @@ def _item_names(s: Any) -> dict[str, str]:
     return {k: str(v.get("name", k)) for k, v in items.items() if isinstance(v, dict)}
 
 
+# --------------------------------------------------------------------------- accounts
+
+
+@bp.get("/users")
+@roles_required("admin")
+def users_page() -> Any:
+    """Accounts and the login throttle: who or which address is locked out, with an unlock button."""
+    now = datetime.now(UTC)
+    with transaction(sessions()) as s:
+        accounts = repo.all_users(s)
+        throttles = repo.login_throttles(s, now)
+    waits = {t.key: repo.login_wait_of(t, now) for t in throttles}
+    return render_template("review/users.html", accounts=accounts, throttles=throttles, waits=waits)
+
+
+@bp.post("/users/unlock")
+@roles_required("admin")
+def unlock() -> Any:
+    key = inputs.text(request.form, "key", "解锁对象", 160)
+    if not key.startswith(("user:", "addr:")):
+        raise InputError("解锁对象须为账号（user:名称）或地址（addr:IP）。")
+    with transaction(sessions()) as s:
+        n = repo.clear_login_failures(s, [key])
+        repo.audit(s, int(current_user.id), "unlock", "login", key.split(":", 1)[0], target=key, cleared=n)
+    flash("已解锁。" if n else "该对象没有被限制。", "ok")
+    return redirect(url_for("review.users_page"))
+
+
 # --------------------------------------------------------------------------- audit
 
 
 @bp.get("/audit")
 @roles_required("admin")
 def audit_log() -> Any:
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = inputs.whole(request.args, "page", "页码", 1, MAX_PAGE) or 1
     with transaction(sessions()) as s:
         rows = repo.list_audit(s, limit=100, offset=(page - 1) * 100)
     return render_template("review/audit.html", rows=rows, page=page)
@@ -806,3 +877,8 @@ def not_found(_e: Any) -> Any:
 @bp.errorhandler(400)
 def bad_request(e: Any) -> Any:
     return render_template("review/error.html", code=400, message=getattr(e, "description", "请求无效。")), 400
+
+
+@bp.errorhandler(InputError)
+def bad_input(e: InputError) -> Any:
+    return render_template("review/error.html", code=400, message=str(e)), 400

@@ -85,6 +85,10 @@ def test_weeks_are_local_iso_weeks() -> None:
         ({"targeted": [{"reason": "x", "flag": "auto_fail", "sentiment_below": -1}]}, "give only one of"),
         ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone"),
         ({"colour": 1}, "unknown keys"),
+        ({"min_duration_s": float("nan")}, "min_duration_s: expected a finite number"),
+        ({"min_duration_s": float("inf")}, "min_duration_s: expected a finite number"),
+        ({"targeted": [{"reason": "x", "total_below": float("nan")}]}, "total_below must be a finite number"),
+        ({"targeted": [{"reason": "x", "sentiment_below": "low"}]}, "sentiment_below must be a finite number"),
     ],
 )
 def test_policy_errors_name_the_rule(data: dict, message: str) -> None:

@@ -66,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, call_audio: dict[str, Audio
     if bin_hotline.exists():
         hotline = [str(bin_hotline)]
     # one more account made through the CLI, the way an admin would
-    subprocess.run([*hotline, "users", "add", "lisa", "--role", "qa", "--password", "lisa-pass"], env=env, check=True)
+    subprocess.run([*hotline, "users", "add", "lisa", "--role", "qa", "--password", "lisa-pass-1"], env=env, check=True)
     port = _free_port()
     proc = subprocess.Popen(
         [*hotline, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -123,7 +123,7 @@ def test_qa_user_filters_listens_and_overrides(server: tuple[str, Seeded], brows
     page = _page(browser)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _login(page, base, "lisa", "lisa-pass")
+    _login(page, base, "lisa", "lisa-pass-1")
     assert "我的任务" in page.content()
     page.goto(base + "/qa/calls")
     assert page.locator("#total").inner_text() == str(len(sd.call_ids) + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,11 @@ def test_users_and_sample_commands(ws: tuple[Any, Any], settings: Settings, monk
     app, sd = ws
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(settings.data_dir))
     run = CliRunner().invoke
-    r = run(cli, ["users", "add", "zhao", "--role", "supervisor", "--password", "pw-123456", "--team", "售后二组"])
+    r = run(cli, ["users", "add", "zhao", "--role", "supervisor", "--password", "pw-1234567", "--team", "售后二组"])
     assert r.exit_code == 0, r.output
-    r = run(cli, ["users", "add", "zhao", "--role", "qa", "--password", "pw-123456"])
+    r = run(cli, ["users", "add", "zhao", "--role", "qa", "--password", "pw-1234567"])
     assert r.exit_code != 0 and "exists" in r.output
-    r = run(cli, ["users", "add", "x", "--role", "boss", "--password", "pw-123456"])
+    r = run(cli, ["users", "add", "x", "--role", "boss", "--password", "pw-1234567"])
     assert r.exit_code != 0
     r = run(cli, ["users", "passwd", "zhao", "--password", "new-pass-1"])
     assert r.exit_code == 0, r.output
@@ -35,7 +36,7 @@ def test_users_and_sample_commands(ws: tuple[Any, Any], settings: Settings, monk
         u = s.scalars(select(User).where(User.name == "zhao")).one()
         assert u.role == "supervisor" and "new-pass-1" not in u.password_hash
         assert repo.authenticate(s, "zhao", "new-pass-1") is not None
-        assert repo.authenticate(s, "zhao", "pw-123456") is None
+        assert repo.authenticate(s, "zhao", "pw-1234567") is None
     assert "zhao" in run(cli, ["users", "list"]).output
 
     args = ["sample", "--team", "售后二组", "--week", sd.week, "--per-agent", "2", "--seed", "5"]
@@ -91,12 +92,12 @@ def test_mark_phrases_and_lines() -> None:
 
 
 def test_human_total_rules() -> None:
-    items = repo.merge_items(
-        {"a": {"score": 8.0, "max": 10.0}, "b": {"score": None, "max": 5.0}, "c": {"score": 0.0, "max": 0.0}},
-        {"a": 12.0, "b": 3.0, "c": 1.0},
-        {"a": "ok"},
-    )
-    assert items["a"]["human"] == 10.0 and not items["a"]["confirmed"]  # clipped to the item's max
+    auto = {"a": {"score": 8.0, "max": 10.0}, "b": {"score": None, "max": 5.0}, "c": {"score": 0.0, "max": 0.0}}
+    for bad in (12.0, -1.0, math.nan, math.inf):  # beyond the item's max, negative, not finite: refused
+        with pytest.raises(repo.ScoreInputError, match="「a」"):
+            repo.merge_items(auto, {"a": bad}, {})
+    items = repo.merge_items(auto, {"a": 10.0, "b": 3.0, "c": 1.0}, {"a": "ok"})
+    assert items["a"]["human"] == 10.0 and not items["a"]["confirmed"]
     assert items["b"]["human"] is None and items["c"]["human"] == 0.0  # n/a and auto-fail checks stay
     assert repo.human_total(80.0, False, items, False) == 82.0
     assert repo.human_total(0.0, True, items, False) == 10.0  # reviewer lifts an auto-fail
