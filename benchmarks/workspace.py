@@ -229,15 +229,15 @@ def main() -> None:
         print(f"store already holds {have} calls")
 
     from hotline.app import create_app
-    from store import review as repo
+    from store import search, users
 
     app = create_app(settings)
     sessions = app.extensions["hotline"]["sessions"]
     with transaction(sessions) as s:
-        if not repo.list_users(s):
-            repo.create_user(s, "bench", "admin", "bench-pass")
-        team = repo.distinct_values(s, "team")[0]
-        agent = repo.distinct_values(s, "agent")[3]
+        if not users.list_users(s):
+            users.create_user(s, "bench", "admin", "bench-pass")
+        team = search.distinct_values(s, "team")[0]
+        agent = search.distinct_values(s, "agent")[3]
         full_ids = [
             cid
             for (cid, d) in s.execute(
@@ -302,7 +302,7 @@ def main() -> None:
         f"load average {load:.1f} on {os.cpu_count()} cores)"
     )
 
-    from qa.review.sampling_run import current_week, run_sample
+    from workspace.sampling_run import current_week, run_sample
 
     with transaction(sessions) as s:
         t0 = time.perf_counter()

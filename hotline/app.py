@@ -17,7 +17,7 @@ BLUEPRINTS: list[str] = [
     # "module:attribute" of each blueprint factory ``make_blueprint(app_ctx) -> Blueprint``.
     "ivr.webhooks:register",
     "ivr.stream_ws:register",  # after ivr.webhooks: uses its flow
-    "qa.review:register",
+    "workspace:register",
 ]
 
 

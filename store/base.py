@@ -23,3 +23,8 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Timezone-aware now; stored as UTC everywhere."""
     return datetime.now(UTC)
+
+
+def utc(dt: datetime) -> datetime:
+    """Aware -> UTC (SQLite stores wall-clock UTC and ignores tzinfo, so bounds must be UTC too)."""
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -26,10 +26,10 @@ from hotline.settings import Settings
 )
 def sample(team: str, week: str | None, per_agent: int | None, seed: int | None) -> None:
     """Pick N random calls per agent plus targeted ones; store the sample with reasons and assignees."""
-    from qa.review.sampling_run import REASON_LABELS, default_week, run_sample
     from qa.sampling import PolicyError
-    from store import review as repo
+    from store import sampling as repo
     from store.db import make_engine, migrate, session_factory, transaction
+    from workspace.sampling_run import REASON_LABELS, default_week, run_sample
 
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)

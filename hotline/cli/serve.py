@@ -52,11 +52,11 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
 
 
 def _has_users(app: Flask) -> bool:
-    from store import review
     from store.db import transaction
+    from store.users import list_users
 
     with transaction(app.extensions["hotline"]["sessions"]) as s:
-        return bool(review.list_users(s))
+        return bool(list_users(s))
 
 
 @click.command("settings")

@@ -28,15 +28,17 @@ def users() -> None:
 @click.option("--team", default="", help="the supervisor's team (default team on the sampling page)")
 def add(name: str, role: str, password: str, team: str) -> None:
     """Create an account; the password is stored only as a salted hash."""
-    from store import review as repo
+    from store import users as repo
+    from store.audit import audit
     from store.db import transaction
+    from store.errors import ReviewError
 
     with transaction(_sessions()) as s:  # type: ignore[arg-type]
         try:
             u = repo.create_user(s, name, role, password, team)
-        except repo.ReviewError as exc:
+        except ReviewError as exc:
             raise click.ClickException(str(exc)) from None
-        repo.audit(s, None, "change", "user", u.id, created=name, role=role)
+        audit(s, None, "change", "user", u.id, created=name, role=role)
         uid = u.id
     click.echo(f"user {name} ({role}) created, id {uid}")
 
@@ -47,15 +49,17 @@ def add(name: str, role: str, password: str, team: str) -> None:
 @click.option("--role", type=click.Choice(ROLES), default=None)
 def passwd(name: str, password: str, role: str | None) -> None:
     """Set a new password (and optionally a new role); the user's open sessions end."""
-    from store import review as repo
+    from store import users as repo
+    from store.audit import audit
     from store.db import transaction
+    from store.errors import ReviewError
 
     with transaction(_sessions()) as s:  # type: ignore[arg-type]
         try:
             u = repo.set_password(s, name, password, role)
-        except repo.ReviewError as exc:
+        except ReviewError as exc:
             raise click.ClickException(str(exc)) from None
-        repo.audit(s, None, "change", "user", u.id, password=True, role=role or "")
+        audit(s, None, "change", "user", u.id, password=True, role=role or "")
     click.echo(f"user {name} updated")
 
 
@@ -64,7 +68,8 @@ def passwd(name: str, password: str, role: str | None) -> None:
 @click.option("--address", default="", help="unlock a client address (IP) instead of / as well as an account")
 def unlock(name: str, address: str) -> None:
     """Lift the login back-off of an account (after too many wrong passwords) or of an address."""
-    from store import review as repo
+    from store import users as repo
+    from store.audit import audit
     from store.db import transaction
 
     if not name and not address:
@@ -72,14 +77,14 @@ def unlock(name: str, address: str) -> None:
     keys = ([f"user:{name}"] if name else []) + ([f"addr:{address}"] if address else [])
     with transaction(_sessions()) as s:  # type: ignore[arg-type]
         n = repo.clear_login_failures(s, keys)
-        repo.audit(s, None, "unlock", "login", "cli", target=", ".join(keys), cleared=n)
+        audit(s, None, "unlock", "login", "cli", target=", ".join(keys), cleared=n)
     what = " and ".join(x for x in (name and f"account {name}", address and f"address {address}") if x)
     click.echo(f"{what}: unlocked" if n else f"{what}: was not locked")
 
 
 @users.command("list")
 def list_() -> None:
-    from store import review as repo
+    from store import users as repo
     from store.db import transaction
 
     with transaction(_sessions()) as s:  # type: ignore[arg-type]

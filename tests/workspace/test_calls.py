@@ -1,0 +1,112 @@
+"""The call list (filters, sort, pages by URL), the call page and the recording with ranges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store import search
+from store.db import transaction
+
+from .helpers import audits, sessions_of
+
+
+def test_calls_list_filters_sort_and_paginate(ws: Any, as_user: Any) -> None:
+    app, sd = ws
+    c = as_user("qa1")
+    page = c.get("/qa/calls").get_data(as_text=True)
+    assert f'共 <b id="total">{len(sd.call_ids) + 1}</b> 通' in page
+    r = c.get("/qa/calls?agent=A1001").get_data(as_text=True)
+    assert '<b id="total">6</b>' in r
+    r = c.get("/qa/calls?team=售后二组&q=退款").get_data(as_text=True)
+    assert f'<b id="total">{sum(1 for i in sd.bad_ids if i > sd.call_ids[11])}</b>' in r
+    r = c.get("/qa/calls?score_max=50").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.bad_ids)}</b>' in r
+    r = c.get("/qa/calls?sentiment=negative").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.bad_ids)}</b>' in r
+    r = c.get("/qa/calls?menu=aftersales").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.bad_ids)}</b>' in r
+    r = c.get("/qa/calls?outcome=abandoned").get_data(as_text=True)
+    assert '<b id="total">1</b>' in r
+    r = c.get("/qa/calls?per_page=10&page=3").get_data(as_text=True)
+    assert "第 3 / 3 页" in r
+    r = c.get("/qa/calls?reviewed=yes").get_data(as_text=True)
+    assert '<b id="total">0</b>' in r
+    # sorted by score ascending: the bad calls first
+    with transaction(sessions_of(app)) as s:
+        page1 = search.list_calls(s, search.CallFilter(sort="total", per_page=3))
+    assert {r.id for r in page1.rows} <= set(sd.bad_ids)
+
+
+def test_call_page_shows_transcript_highlights_metrics_ivr(ws: Any, as_user: Any) -> None:
+    app, sd = ws
+    c = as_user("qa1")
+    html = c.get(f"/qa/calls/{sd.bad_ids[0]}").get_data(as_text=True)
+    assert "不归我管" in html and 'class="hit"' in html and 'href="#item-' in html
+    assert "line sp-customer negative" in html  # per-turn sentiment colour
+    assert "客服说话占比" in html and "IVR 路径" in html and "aftersales" in html
+    assert "满意度评分" in html and 'id="survey">2<' in html
+    assert 'id="sentchart"' in html and "wavesurfer.min.js" in html
+    assert audits(app, "view")
+
+
+def test_audio_serves_ranges_and_audits_listens(ws: Any, as_user: Any) -> None:
+    app, sd = ws
+    c = as_user("qa1")
+    url = f"/qa/calls/{sd.good_ids[0]}/audio"
+    full = c.get(url)
+    assert full.status_code == 200 and full.data[:4] == b"RIFF" and full.mimetype == "audio/wav"
+    part = c.get(url, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.data == full.data[1000:2000]
+    assert part.headers["Content-Range"].startswith("bytes 1000-1999/")
+    assert c.get(url, headers={"Range": "bytes=0-"}).status_code == 206  # the player again, same listen
+    listens = audits(app, "listen")
+    assert len(listens) == 1 and listens[0].object_id == str(sd.good_ids[0])  # mid-file seeks are not listens
+    assert as_user("qa2").get(url).status_code == 200
+    assert [a.user_id for a in audits(app, "listen")] == [sd.users["qa1"], sd.users["qa2"]]
+    assert c.get(f"/qa/calls/{sd.unscored_id}/audio").status_code == 404
+
+
+def _ids_in_order(html: str) -> list[int]:
+    import re
+
+    seen: list[int] = []
+    for m in re.finditer(r'href="/qa/calls/(\d+)"', html):
+        cid = int(m.group(1))
+        if cid not in seen:
+            seen.append(cid)
+    return seen
+
+
+def test_calls_list_date_range_flags_and_sort_by_url(ws: Any, as_user: Any) -> None:
+    from datetime import date, timedelta
+
+    app, sd = ws
+    c = as_user("qa1")
+    year, week = sd.week.split("-W")
+    monday = date.fromisocalendar(int(year), int(week), 1)
+    # one call per agent was last week (local days; the end day is inclusive)
+    r = c.get(f"/qa/calls?from={monday - timedelta(days=7)}&to={monday - timedelta(days=1)}").get_data(as_text=True)
+    assert '<b id="total">4</b>' in r
+    r = c.get(f"/qa/calls?from={monday}").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.call_ids) + 1 - 4}</b>' in r
+    r = c.get(f"/qa/calls?to={monday - timedelta(days=8)}").get_data(as_text=True)
+    assert '<b id="total">0</b>' in r
+    # flags: the bad script has a forbidden phrase and an angry customer, the good one neither
+    for url in ("/qa/calls?flag=forbidden_phrase", "/qa/calls?flag=forbidden_phrase&flag=angry_customer"):
+        html = c.get(url).get_data(as_text=True)
+        assert f'<b id="total">{len(sd.bad_ids)}</b>' in html, url
+        assert set(_ids_in_order(html)) == set(sd.bad_ids)
+    assert '<b id="total">0</b>' in c.get("/qa/calls?flag=long_silence&flag=angry_customer").get_data(as_text=True)
+    assert f'<b id="total">{len(sd.call_ids) + 1}</b>' in c.get("/qa/calls?flag=bogus").get_data(as_text=True)
+    # sorting through the query string: by score ascending the bad calls come first; by duration
+    # descending the longest call first; an unknown sort falls back to newest first
+    order = _ids_in_order(c.get("/qa/calls?sort=total").get_data(as_text=True))
+    assert set(order[: len(sd.bad_ids)]) == set(sd.bad_ids)
+    with transaction(sessions_of(app)) as s:
+        rows = {r.id: r for r in search.load_rows(s, sd.call_ids)}
+    order = _ids_in_order(c.get("/qa/calls?sort=-duration").get_data(as_text=True))
+    assert rows[order[0]].duration_s == max(r.duration_s or 0 for r in rows.values())
+    order = _ids_in_order(c.get("/qa/calls?sort=-agent").get_data(as_text=True))
+    assert rows[order[0]].agent_id == "A2002"
+    newest = _ids_in_order(c.get("/qa/calls?sort=evil;drop").get_data(as_text=True))
+    assert newest == _ids_in_order(c.get("/qa/calls").get_data(as_text=True))

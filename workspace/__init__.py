@@ -1,0 +1,36 @@
+"""The QA workspace: a Flask web app under /qa where QA staff review scored calls, and
+supervisors sample, export and watch trends.
+
+One blueprint module per area, under the parent blueprint of ``workspace.site`` (shared hooks,
+error pages, templates, static files):
+
+    auth         login, logout, accounts and the login throttle; CSRF and role checks
+    calls        the call list (filters, search) and the call page with its recording
+    review       a reviewer's scores and comments on a call
+    disputes     disputes of a review, raised and resolved
+    calibration  blind scoring of one call by several reviewers
+    sampling     the weekly sample: policy, run, the picks, their downloads, my tasks
+    exports      the call list as CSV and as a zip of recordings, transcripts and scorecards
+    trends       weekly score trends
+    audit        the audit log
+
+Pure helpers: ``rules`` (review rules), ``inputs`` (form checks), ``present`` (display),
+``writers`` (the CSV and zip writers); ``sampling_run`` runs a team's weekly sample (also from
+the CLI). Data comes from the store's modules (``store.search``, ``store.reviews``...).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Mount the workspace on ``app`` (listed in ``hotline.app.BLUEPRINTS``)."""
+    from workspace.auth import configure_cookies, init_login
+    from workspace.site import bp
+
+    settings = app.extensions["hotline"]["settings"]
+    configure_cookies(app, str(getattr(settings, "public_url", "") or ""))
+    app.config["MAX_CONTENT_LENGTH"] = max(int(app.config.get("MAX_CONTENT_LENGTH") or 0), 1024 * 1024)
+    init_login(app)
+    app.register_blueprint(bp)
