@@ -96,6 +96,11 @@ def segmenter(words: Iterable[str], freq: int) -> Segmenter:
         return _cached(tuple(dict.fromkeys(words)), freq)
 
 
+@lru_cache(maxsize=1)
+def _domain_words() -> tuple[str, ...]:
+    return tuple(normalize(w) for w in DOMAIN_WORDS)  # as the text they are looked for in
+
+
 def tokenize(text: str) -> list[str]:
     """Words of a text in its normal form (``normalize``), the domain terms kept whole."""
-    return segmenter((normalize(w) for w in DOMAIN_WORDS), DOMAIN_FREQ).cut(normalize(text))
+    return segmenter(_domain_words(), DOMAIN_FREQ).cut(normalize(text))
