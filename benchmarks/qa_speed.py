@@ -94,7 +94,7 @@ def main() -> None:
 
     import jieba  # reference only: segmentation is not on the scoring path
 
-    from qa.text import tokenize
+    from zhtext.segment import tokenize
 
     text = "".join(t["text"] for r in jddc[:200] for t in r["turns"])
     tokenize("预热")

@@ -150,7 +150,7 @@ def report_cer(label: str, files: list[Path], pairs: list[tuple[str, str]]) -> N
         f"AISHELL only {cer(aishell):.3f} on {len(aishell)}"
     )
     print(
-        f"  with Arabic numbers read as the references spell them (speech.evaluate.read_numbers): "
+        f"  with Arabic numbers read as the references spell them (zhtext.numbers.read_numbers): "
         f"{cer(pairs, numbers=True):.3f}; AISHELL only {cer(aishell, numbers=True):.3f}"
     )
 

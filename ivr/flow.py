@@ -5,7 +5,7 @@ Media Streams session and the tests: retries with the short prompt, an agent aft
 failures, confirmation of unsure speech, keypad type-ahead, ``*`` repeat and ``#`` back, the
 order-number entry with read-back, business hours before a transfer, the survey.
 
-Speech is routed by a pluggable ``SpeechRouter`` (the menu's keywords by default).
+Speech is routed by a pluggable ``ivr.routing.SpeechRouter`` (the menu's keywords by default).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from ivr.hours import ALWAYS, Hours, agents_open
 from ivr.menu import Menu, Node
+from ivr.routing import FALLBACK, KeywordRouter, RouteResult, SpeechRouter
 
 CN_DIGITS = dict(zip("0123456789*#", "零一二三四五六七八九星井", strict=True))
 REPEAT_WORDS = ("重听", "再说一遍", "再说一次", "重复", "没听清")
@@ -27,65 +28,6 @@ END_WORDS = ("没有了", "没有其他", "结束", "再见", "挂了", "不用�
 FILLER_WORDS = ("麻烦", "帮我", "给我", "我要", "我想", "一下", "一级", "菜单", "谢谢", "好的", "问题",
                 "请", "吧", "啊", "呀", "了", "的", "你", "我", "再", "先")  # fmt: skip
 SURVEY_SCORES = "12345"
-
-
-# ------------------------------------------------------------------ routing protocol
-@dataclass(frozen=True)
-class RouteResult:
-    """What a router made of one utterance.
-
-    ``action``: "route" (go to ``node``), "clarify" (ask ``question``, the caller picks one of
-    ``options`` by saying it or pressing 1, 2, …), "fallback" (not understood).
-    """
-
-    node: str | None
-    confidence: float
-    action: str = "route"
-    question: str = ""
-    options: tuple[str, ...] = ()
-
-
-class RouteLike(Protocol):
-    """Another router's own result type: read like a ``RouteResult`` (e.g. ``ivr.route.RouteResult``)."""
-
-    @property
-    def node(self) -> str | None: ...
-    @property
-    def confidence(self) -> float: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def question(self) -> str: ...
-    @property
-    def options(self) -> tuple[str, ...]: ...
-
-
-Routed = RouteResult | RouteLike | tuple[str | None, float] | None
-
-
-class SpeechRouter(Protocol):
-    """Text the caller said, at menu node ``node`` -> where to go (or a (node, confidence) pair)."""
-
-    def __call__(self, text: str, node: str) -> Routed: ...
-
-
-def as_route(result: Routed) -> RouteResult:
-    if result is None:
-        return RouteResult(None, 0.0, "fallback")
-    if isinstance(result, RouteResult):
-        return result
-    if isinstance(result, tuple):
-        node, conf = result
-        return RouteResult(node, float(conf), "route" if node else "fallback")
-    if hasattr(result, "node") and hasattr(result, "confidence"):  # another router's own result type
-        return RouteResult(
-            node=getattr(result, "node", None) or None,
-            confidence=float(getattr(result, "confidence", 0.0) or 0.0),
-            action=str(getattr(result, "action", "route") or "route"),
-            question=str(getattr(result, "question", "") or ""),
-            options=tuple(getattr(result, "options", ()) or ()),
-        )
-    return RouteResult(None, 0.0, "fallback")
 
 
 # ------------------------------------------------------------------ values
@@ -237,11 +179,7 @@ class Flow:
     ) -> None:
         self.menu = menu
         self.hours = hours
-        if router is None:
-            from ivr.keywords import KeywordRouter
-
-            router = KeywordRouter(menu)
-        self.router: SpeechRouter = router
+        self.router: SpeechRouter = router if router is not None else KeywordRouter(menu)
 
     # public ---------------------------------------------------------
     def start(self) -> State:
@@ -322,7 +260,7 @@ class Flow:
         if not text:
             return self._fail(st, "no_input", now)
         node = self.menu.node(st.node)
-        route = as_route(self.router(text, scope or st.node))
+        route = self.router(text, scope or st.node)
         if self._wants_agent(route):  # 人工 is always honoured, whatever else was said
             step = self._enter(st, self.menu.agent_node, now)
             return replace(step, notes=(Note("route", st.node, {"to": route.node, "confidence": 1.0}), *step.notes))
@@ -357,7 +295,7 @@ class Flow:
         return replace(step, notes=(note, *step.notes))
 
     def _on_confirm(self, st: State, ev: Event, now: datetime) -> Step:
-        if ev.kind == "speech" and self._wants_agent(as_route(self.router(ev.text, st.node))):
+        if ev.kind == "speech" and self._wants_agent(self.router(ev.text, st.node)):
             return self._enter(replace(st, phase="", candidate=""), self.menu.agent_node, now)  # 好的，转人工吧
         answer = self._yes_no(ev)
         if answer is True:
@@ -379,7 +317,7 @@ class Flow:
         if ev.kind == "digits" and ev.digits[:1].isdigit() and 1 <= int(ev.digits[:1]) <= len(opts):
             chosen = opts[int(ev.digits[:1]) - 1]
         elif ev.kind == "speech" and ev.text.strip():
-            route = as_route(self.router(ev.text, st.node))
+            route = self.router(ev.text, st.node)
             if self._wants_agent(route):
                 return self._enter(base, self.menu.agent_node, now)
             if route.node and any(route.node == o or route.node.startswith(o + ".") for o in opts):
@@ -415,7 +353,7 @@ class Flow:
             if key == "9":
                 return self._enter(st, self.menu.survey_node, now)
             return self._fail(st, "no_match", now)
-        route = as_route(self.router(ev.text, st.node)) if ev.text.strip() else RouteResult(None, 0.0, "fallback")
+        route = self.router(ev.text, st.node) if ev.text.strip() else RouteResult(None, 0.0, FALLBACK)
         if not self._wants_agent(route) and is_command(ev.text, END_WORDS, routed=self._routed(route)):
             return self._enter(st, self.menu.survey_node, now)
         return self._speech(st, ev, now)

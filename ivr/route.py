@@ -6,21 +6,19 @@ and a small linear classifier over character n-grams and jieba words trained on
 ``route_data/requests.tsv`` by ``scripts/train_router.py``. What to do with the belief (route, ask a
 two-way question, fall back to the keypad) is data: ``route_data/policy.yaml``.
 
-``Router.route`` is pure (text in, ``RouteResult`` out, no I/O); ``load_router`` reads the files once.
-Nothing here imports ``qa`` (both are middle-layer packages): the small normaliser below is our own.
+``Router.route`` is pure (text in, ``ivr.routing.RouteResult`` out, no I/O); ``load_router`` reads the
+files once. A ``Router`` is a ``ivr.routing.SpeechRouter``: ``router(text, node)`` routes within ``node``'s menu.
+Text handling (normal form, jieba, phrase matching) is ``zhtext``'s.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,77 +26,36 @@ import numpy as np
 import yaml
 
 from ivr.menu import Menu, load_menu
+from ivr.routing import CLARIFY, FALLBACK, ROUTE, Alternative, RouteResult
+from zhtext.match import PhraseMatcher
+from zhtext.normalize import compact_key
+from zhtext.segment import Segmenter, segmenter
 
 DATA_DIR = Path(__file__).resolve().parent / "route_data"
 DEFAULT_MENU = Path(__file__).resolve().parent / "menus" / "950618.yaml"
 MODEL_FILE = "router_model.npz"
 
-ROUTE, CLARIFY, FALLBACK = "route", "clarify", "fallback"
 # Label of requests the hotline's menu does not serve (product questions, chit-chat): the classifier learns
 # it so that its probability goes to no branch and such requests fall back instead of being routed.
 NONE = "none"
-ACTIONS = (ROUTE, CLARIFY, FALLBACK)
 
 # --- text ------------------------------------------------------------------------------------
 
-_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
-_PLACEHOLDER = re.compile(r"\[[^\]]{1,12}\]")
+
+def request_key(text: str) -> str:
+    """The form requests and phrases are matched on: ``zhtext.normalize.compact_key``, simplified, with
+    the bracketed placeholders of masked chat data (``[订单x]``) dropped: they carry no intent."""
+    return compact_key(text, drop_tags=True)
 
 
-@lru_cache(maxsize=1)
-def _t2s_table() -> dict[int, str]:
-    """Traditional -> simplified single characters from OpenCC's table (ASR output can be traditional)."""
-    try:
-        import opencc
-
-        path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (ImportError, OSError):
-        return {}
-    table: dict[int, str] = {}
-    for line in lines:
-        parts = line.split("\t")
-        if len(parts) == 2 and len(parts[0]) == 1:
-            target = parts[1].split(" ")[0]
-            if len(target) == 1 and target != parts[0]:
-                table[ord(parts[0])] = target
-    return table
+# Words jieba keeps whole besides the menu's phrases; added with a high frequency so they win.
+_EXTRA_WORDS = ("京东", "京东快递", "京东物流", "订单号", "快递柜", "自提点", "配送站", "师傅", "空调", "冰箱")
+WORD_FREQ = 200_000
 
 
-def normalize(text: str) -> str:
-    """Compact form: NFKC (full width -> half width), simplified, lower case, no spaces or punctuation.
-
-    Placeholders of masked chat data (``[订单x]``) are dropped: they carry no intent.
-    """
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _PLACEHOLDER.sub("", text)
-    text = text.translate(_t2s_table()).lower()
-    return _DROP.sub("", text)
-
-
-class _Segmenter:
-    """A private jieba tokenizer with the hotline's domain words (never touches jieba's global one)."""
-
-    def __init__(self, words: Iterable[str]) -> None:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)  # its prefix-dictionary chatter is not our log
-        self._tok = jieba.Tokenizer()
-        self._tok.initialize()
-        for w in sorted(set(words)):
-            if len(w) >= 2:
-                self._tok.add_word(w, freq=200000)
-        self._lock = threading.Lock()
-
-    def cut(self, text: str) -> list[str]:
-        with self._lock:  # jieba's tokenizer keeps per-call state in its DAG cache; be safe across threads
-            return [w for w in self._tok.cut(text, HMM=True) if w.strip()]
-
-
-@lru_cache(maxsize=4)
-def _segmenter(words: frozenset[str]) -> _Segmenter:
-    """One segmenter per word list and process: loading jieba's dictionary takes seconds."""
-    return _Segmenter(words)
+def _segmenter(phrases: Iterable[str]) -> Segmenter:
+    """One jieba segmenter per phrase set and process (shared by routers over the same menu)."""
+    return segmenter(sorted(w for w in {*phrases, *_EXTRA_WORDS} if len(w) >= 2), WORD_FREQ)
 
 
 def features(compact: str, words: Sequence[str], hits: Iterable[str]) -> list[str]:
@@ -264,44 +221,6 @@ class Model:
             )
 
 
-# --- results ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Alternative:
-    node: str
-    score: float
-
-
-@dataclass(frozen=True)
-class RouteResult:
-    """What the router made of one request.
-
-    ``node``/``path``: where to go (``route``) or the best guess so far (``clarify``/``fallback``, possibly
-    the current menu with an empty path). ``options``/``question``: the two nodes a ``clarify`` asks about.
-    """
-
-    text: str
-    node: str
-    path: tuple[str, ...]
-    confidence: float
-    action: str
-    alternatives: tuple[Alternative, ...] = ()
-    options: tuple[str, ...] = ()
-    question: str = ""
-    reason: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        """The CLI contract: exactly text, path, node, confidence, action."""
-        return {
-            "text": self.text,
-            "path": list(self.path),
-            "node": self.node,
-            "confidence": round(float(self.confidence), 4),
-            "action": self.action,
-        }
-
-
 # --- the router ------------------------------------------------------------------------------
 
 
@@ -335,21 +254,21 @@ class Router:
         phrases: dict[str, set[str]] = {}
         for nid in self.nodes:
             for kw in menu.nodes[nid].keywords:
-                phrases.setdefault(normalize(kw), set()).add(nid)
+                phrases.setdefault(request_key(kw), set()).add(nid)
         for nid, words in (synonyms or {}).items():
             if nid not in self.nodes:
                 raise ValueError(f"synonyms: node '{nid}' is not a routable menu node")
             for w in words:
-                phrases.setdefault(normalize(w), set()).add(nid)
+                phrases.setdefault(request_key(w), set()).add(nid)
         for w in policy.agent_phrases:
-            phrases.setdefault(normalize(w), set()).add(self._agent)
+            phrases.setdefault(request_key(w), set()).add(self._agent)
         phrases.pop("", None)
         self.phrases: dict[str, tuple[str, ...]] = {p: tuple(sorted(ns)) for p, ns in phrases.items()}
-        self._agent_phrases = {normalize(w) for w in policy.agent_phrases}
+        self._agent_phrases = {request_key(w) for w in policy.agent_phrases}
         self._agent_res = [re.compile(p) for p in policy.agent_patterns]
-        self._negators = tuple(sorted({normalize(n) for n in policy.negators if n}, key=len, reverse=True))
-        self._automaton = _build_automaton(self.phrases)
-        self._seg = _segmenter(frozenset([*self.phrases, *_EXTRA_WORDS]))
+        self._negators = tuple(sorted({request_key(n) for n in policy.negators if n}, key=len, reverse=True))
+        self._matcher = PhraseMatcher({p: (p,) for p in self.phrases}, form=str)  # phrases are normalised already
+        self._seg = _segmenter(self.phrases)
         # group structure: top-level branch of every node, children of every menu
         self._branch = {n: self._top(n) for n in self.nodes}
 
@@ -397,9 +316,7 @@ class Router:
 
     # -- evidence
     def _hits(self, compact: str) -> list[_Hit]:
-        found: list[tuple[int, int, str]] = []
-        for end, phrase in self._automaton.iter(compact):
-            found.append((end - len(phrase) + 1, end + 1, phrase))
+        found = [(h.start, h.end, h.phrase) for h in self._matcher.find(compact)]
         # longest phrases first; a phrase inside an accepted longer one does not count again
         found.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
         taken: list[tuple[int, int, str]] = []
@@ -456,7 +373,7 @@ class Router:
 
     def featurize(self, text: str) -> tuple[list[str], str, list[_Hit]]:
         """Classifier features of a request (negated phrases masked), its compact form and phrase hits."""
-        compact = normalize(text)
+        compact = request_key(text)
         hits = self._hits(compact)
         masked = self._mask(compact, hits)
         node_hits = sorted({n for h in hits if not h.negated for n in h.nodes})
@@ -496,6 +413,10 @@ class Router:
         return p, compact, hits
 
     # -- decisions
+    def __call__(self, text: str, node: str) -> RouteResult:
+        """``ivr.routing.SpeechRouter``: route what the caller said at ``node``, within its menu first."""
+        return self.route(text, scope=node)
+
     def route(self, text: str, scope: str | None = None, unclear: int = 0) -> RouteResult:
         """Route one request. ``scope``: the menu the caller is at (routes within it first);
         ``unclear``: how many unclear answers the caller has given in a row before this one."""
@@ -509,7 +430,7 @@ class Router:
             return self._fallback(text, scope, 0.0, alts, "empty")
         asked, refused = self._wants_agent(compact, hits)
         if asked:
-            return RouteResult(text, self._agent, self.path(self._agent), 1.0, ROUTE, alts, reason="agent")
+            return self._result(text, self._agent, 1.0, ROUTE, alts, reason="agent")
         if refused:
             keep = float(p.sum())
             p = p.copy()
@@ -539,13 +460,13 @@ class Router:
         (p1, g1), (p2, g2) = gmass[0], gmass[1] if len(gmass) > 1 else (0.0, "")
         best, conf = self._descend(g1, mass, p1)
         if p1 >= pol.route_min and p1 - p2 >= pol.route_margin:
-            return RouteResult(text, best, self.path(best), conf, ROUTE, alts, reason="confident")
+            return self._result(text, best, conf, ROUTE, alts, reason="confident")
         # a two-way question only while the caller has not yet given max_unclear unclear answers in a row
         if unclear + 1 < pol.max_unclear and p1 + p2 >= pol.clarify_pair_min and p2 >= pol.clarify_second_min:
             # options are the two groups (branches at the main menu): a caller who answers 订单 or 物流 picks
             # one, and a more specific answer (查一下发货没有) still lands below it
             q = pol.clarify_question.format(a=self.label(g1), b=self.label(g2))
-            return RouteResult(text, best, self.path(best), p1, CLARIFY, alts, (g1, g2), q, reason="close")
+            return self._result(text, best, p1, CLARIFY, alts, reason="close", options=(g1, g2), question=q)
         return self._fallback(text, scope, p1, alts, "unclear", guess=g1 if p1 >= pol.clarify_second_min else None)
 
     def _subtree(self, g: str, mass: Mapping[str, float]) -> float:
@@ -574,7 +495,21 @@ class Router:
         guess: str | None = None,
     ) -> RouteResult:
         node = guess or scope or self.menu.root
-        return RouteResult(text, node, self.path(node), conf, FALLBACK, alts, reason=reason)
+        return self._result(text, node, conf, FALLBACK, alts, reason=reason)
+
+    def _result(
+        self,
+        text: str,
+        node: str,
+        conf: float,
+        action: str,
+        alts: tuple[Alternative, ...],
+        *,
+        reason: str,
+        options: tuple[str, ...] = (),
+        question: str = "",
+    ) -> RouteResult:
+        return RouteResult(node, conf, action, question, options, self.path(node), alts, reason=reason, text=text)
 
     def _alternatives(self, p: np.ndarray, k: int = 3) -> tuple[Alternative, ...]:
         order = np.argsort(-p)[:k]
@@ -586,11 +521,11 @@ class Router:
         第一个/后者 pick by position; otherwise the answer is routed and the option whose branch gets more
         of the probability wins; a confident request for something else entirely is honoured too.
         """
-        compact = normalize(text)
+        compact = request_key(text)
         for words, idx in ((self.policy.first_option, 0), (self.policy.second_option, 1)):
-            if idx < len(options) and any(normalize(w) in compact for w in words if w):
+            if idx < len(options) and any(request_key(w) in compact for w in words if w):
                 nid = options[idx]
-                return RouteResult(text, nid, self.path(nid), 1.0, ROUTE, reason="picked")
+                return self._result(text, nid, 1.0, ROUTE, (), reason="picked")
         result = self.route(text, unclear=unclear)
         if result.action == ROUTE:
             return result
@@ -600,7 +535,7 @@ class Router:
         total = sum(v for v, _ in om) or 1.0
         share, nid = om[0][0] / total, om[0][1]
         if om[0][0] >= self.policy.clarify_second_min and share >= 0.5 + self.policy.route_margin / 2:
-            return RouteResult(text, nid, self.path(nid), share, ROUTE, result.alternatives, reason="resolved")
+            return self._result(text, nid, share, ROUTE, result.alternatives, reason="resolved")
         if unclear < self.policy.max_unclear and result.action == CLARIFY:
             return result
         return self._fallback(text, None, share, result.alternatives, "unclear")
@@ -633,7 +568,7 @@ def evaluate(router: Router, examples: Sequence[Example]) -> dict[str, Any]:
     for ex in examples:
         r = router.route(ex.text)
         ok_branches = acceptable_branches(router, ex)
-        if r.action == ROUTE:
+        if r.action == ROUTE and r.node is not None:  # always a node from this router
             top = router._top(r.node)
             if top in ok_branches:
                 routed_ok += 1
@@ -666,19 +601,6 @@ def evaluate(router: Router, examples: Sequence[Example]) -> dict[str, Any]:
     }
 
 
-_EXTRA_WORDS = ("京东", "京东快递", "京东物流", "订单号", "快递柜", "自提点", "配送站", "师傅", "空调", "冰箱")
-
-
-def _build_automaton(phrases: Iterable[str]) -> Any:
-    import ahocorasick
-
-    auto = ahocorasick.Automaton()
-    for p in phrases:
-        auto.add_word(p, p)
-    auto.make_automaton()
-    return auto
-
-
 _lock = threading.Lock()
 _cache: dict[tuple[str, str], Router] = {}
 
@@ -702,19 +624,6 @@ def load_router(menu: Menu | str | Path | None = None, data_dir: str | Path | No
         return _cache[key]
 
 
-class FlowRouter:
-    """Adapter to ``ivr.flow.SpeechRouter``: ``(text, node) -> RouteResult`` routed within ``node``'s menu.
-
-    Our RouteResult carries the attributes the flow reads (node, confidence, action, question, options).
-    """
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-
-    def __call__(self, text: str, node: str) -> RouteResult:
-        return self.router.route(text, scope=node)
-
-
-def make_router(menu: Menu) -> FlowRouter:
+def make_router(menu: Menu) -> Router:
     """Factory for ``HOTLINE_IVR_ROUTER=ivr.route:make_router`` (the webhooks pass their loaded menu)."""
-    return FlowRouter(load_router(menu))
+    return load_router(menu)

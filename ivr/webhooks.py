@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from ivr.auth import auth_token, public_request_url
-from ivr.flow import Event, Flow, SpeechRouter, State, Step
+from ivr.flow import Event, Flow, State, Step
 from ivr.hours import load_hours
 from ivr.menu import load_menu
+from ivr.routing import SpeechRouter
 from ivr.twiml import Urls, render, render_empty, render_fallback, render_hold
 from store import calls as repo
 from store.db import transaction

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from qa.text import Compact, compact
+from zhtext.match import Compact, compact
 
 Role = Literal["agent", "customer", "unknown"]
 ROLES: tuple[str, ...] = ("agent", "customer", "unknown")

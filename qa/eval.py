@@ -143,7 +143,7 @@ def eval_sentiment(data: Path, trained: dict[str, str]) -> list[dict]:
 def eval_sentiment_variants(data: Path, trained: dict[str, str]) -> list[dict]:
     """The numbers behind the choice: lexicon alone, model alone, the blend, snownlp out of the box."""
     from qa.scorers.sentiment import classify, default_model, lexicon_score
-    from qa.text import compact
+    from zhtext.match import compact
 
     model = default_model()
     try:

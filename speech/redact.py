@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from speech.text import join_tokens, needs_space
 from speech.types import Transcript, Utterance, Word
+from zhtext.tokens import join_tokens, needs_space
 
 PHONE = "[电话]"
 ID_CARD = "[身份证]"

@@ -1,7 +1,7 @@
 """`hotline route FILE`: route caller requests (one per line, `-` for standard input) to menu nodes.
 
 Prints one JSON object per request, in order, exactly
-``{"text", "path", "node", "confidence", "action"}`` (see ivr.route.RouteResult.as_json).
+``{"text", "path", "node", "confidence", "action"}`` (see ivr.routing.RouteResult.as_json).
 """
 
 from __future__ import annotations

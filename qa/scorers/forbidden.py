@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from qa.dialogue import Dialogue
 from qa.scorers import Evidence, Result
 from qa.scorers.phrases import DialogueHits
-from qa.text import MARK_KIND, kind_mark, raw_numbers
+from zhtext.placeholders import MARK_KIND, kind_mark, raw_numbers
 
 
 def forbidden_hits(d: Dialogue, hits: DialogueHits) -> list[tuple[int, str, Evidence]]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from qa.dialogue import Dialogue
-from qa.text import Hit, PhraseMatcher
+from zhtext.match import Hit, PhraseMatcher
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 from qa.dialogue import Dialogue
 from qa.scorers import Evidence
 from qa.scorers.sentiment import DialogueSentiment
-from qa.text import PhraseMatcher
+from zhtext.match import PhraseMatcher
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "satisfaction.json"
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from qa.dialogue import Dialogue
 from qa.scorers import Evidence, Result
 from qa.scorers.phrases import DialogueHits
-from qa.text import MARK_KIND
+from zhtext.placeholders import MARK_KIND
 
 
 def _ev(d: Dialogue, i: int, start: int, end: int, note: str = "") -> Evidence:

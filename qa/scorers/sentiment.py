@@ -22,7 +22,8 @@ import numpy as np
 
 from qa.dialogue import Dialogue, Turn
 from qa.scorers import Evidence
-from qa.text import Compact, PhraseMatcher, normalize
+from zhtext.match import Compact, PhraseMatcher, compact
+from zhtext.normalize import normalize
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "sentiment.npz"
 
@@ -351,8 +352,6 @@ def text_sentiment(
     without a lexicon cue the model is damped (questions most, short lines more); with cues the
     lexicon leads.
     """
-    from qa.text import compact
-
     c = text if isinstance(text, Compact) else compact(text)
     model = model if model is not None else default_model()
     lex, hits = lexicon_score(c)
@@ -376,8 +375,6 @@ def label(score: float) -> str:
 def classify(text: str, model: NgramModel | None = None) -> float:
     """Polarity of a review-style text (the ``hotline qa sentiment`` path): the model leads on long
     texts, the negation-aware lexicon on short ones (不是很满意, 还行吧)."""
-    from qa.text import compact
-
     model = model if model is not None else default_model()
     c = compact(text)
     lex, hits = lexicon_score(c)

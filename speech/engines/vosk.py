@@ -18,8 +18,8 @@ import numpy as np
 from speech.audio import speech_regions
 from speech.models import ModelError, looks_like_model
 from speech.stream import StreamResult
-from speech.text import is_cjk, join_tokens
 from speech.types import Utterance, Word
+from zhtext.tokens import is_cjk, join_tokens
 
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()

@@ -1,7 +1,7 @@
 """faster-whisper engine (optional extra ``[whisper]``): slower than Vosk, better batch accuracy.
 
 Mandarin works with a multilingual CTranslate2 model (e.g. whisper-base-ct2) with language "zh".
-Whisper may write traditional characters; output is converted to simplified with OpenCC.
+Whisper may write traditional characters; output is converted to simplified (``zhtext.convert``, OpenCC).
 Silences are skipped with our VAD (speech.audio.speech_regions): speech regions close together are
 grouped into windows of at most ~28 s, each decoded on the recording's own clock. This keeps word
 times right (faster-whisper's built-in VAD glues chunks together and its word times can land
@@ -14,7 +14,6 @@ on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 thr
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ import numpy as np
 
 from speech.audio import resample, speech_regions
 from speech.models import ModelError
-from speech.text import join_tokens
 from speech.types import Utterance, Word
+from zhtext.convert import to_simplified
+from zhtext.tokens import join_tokens
 
 _MODELS: dict[tuple[str, int, str], Any] = {}
 
@@ -34,17 +34,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> Any:
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return str(_t2s().convert(text))
 
 
 def load_model(model_dir: str | Path, threads: int = 1, compute_type: str = "float32") -> Any:

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from ivr.flow import Event, RouteResult, State, Step, spell_digits
+from ivr.flow import Event, State, Step, spell_digits
+from ivr.routing import RouteResult
 
 from .helpers import CLOSED, OPEN, flow, menu
 
@@ -192,14 +193,14 @@ def test_events_keep_entered_numbers_out() -> None:
     assert all("20261123001" not in str(n.detail) for n in notes)
 
 
-def test_pluggable_router_tuple_and_clarify() -> None:
+def test_pluggable_router_and_clarify() -> None:
     calls: list[tuple[str, str]] = []
 
-    def tuple_router(text: str, node: str) -> tuple[str | None, float]:
+    def own_router(text: str, node: str) -> RouteResult:
         calls.append((text, node))
-        return ("logistics.lost", 0.99)
+        return RouteResult("logistics.lost", 0.99)
 
-    last = run([say("我的快递怎么一天都没有物流了")], router=tuple_router)[-1]
+    last = run([say("我的快递怎么一天都没有物流了")], router=own_router)[-1]
     assert last.node == "logistics.lost" and calls == [("我的快递怎么一天都没有物流了", "main")]
 
     def clarify_router(text: str, node: str) -> RouteResult:
@@ -216,14 +217,6 @@ def test_pluggable_router_tuple_and_clarify() -> None:
     assert spoken.node == "order"
     unclear = flow(clarify_router).step(q.state, say("嗯"), now=OPEN)
     assert unclear.node == "main" and unclear.state.clarified == 1
-
-
-def test_router_with_own_result_type() -> None:
-    class Theirs:
-        def __init__(self) -> None:
-            self.node, self.confidence, self.action = "member.plus", 0.9, "route"
-
-    assert run([say("plus会员")], router=lambda t, n: Theirs())[-1].node == "member.plus"
 
 
 def test_spell_digits() -> None:

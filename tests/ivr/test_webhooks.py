@@ -304,7 +304,9 @@ def test_without_a_token_only_the_local_dev_token_signs(settings: Settings) -> N
 
 def plug_router(menu: Any) -> Any:
     """A router factory for HOTLINE_IVR_ROUTER: everything goes to 会员 > PLUS."""
-    return lambda text, node: ("member.plus", 0.99)
+    from ivr.routing import RouteResult
+
+    return lambda text, node: RouteResult("member.plus", 0.99)
 
 
 def test_router_plugged_in_by_setting(settings: Settings) -> None:

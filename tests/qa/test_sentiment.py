@@ -14,8 +14,8 @@ from qa.scorers.sentiment import (
     save_model,
     text_sentiment,
 )
-from qa.text import compact
 from tests.conftest import need_shared
+from zhtext.match import compact
 
 from .helpers import dlg
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from ivr.flow import Event, Flow, Step, as_route
+from ivr.flow import Event, Flow, Step
 from ivr.hours import load_hours
 from ivr.menu import load_menu
-from ivr.route import FlowRouter, load_router, make_router
+from ivr.route import load_router, make_router
+from ivr.routing import SpeechRouter
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU = ROOT / "ivr" / "menus" / "950618.yaml"
@@ -43,10 +44,11 @@ def run(flow: Flow, *events: Event) -> list[Step]:
     return steps
 
 
-def test_adapter_speaks_the_flow_protocol() -> None:
-    r = FlowRouter(load_router())("买了四天就降价了能保价吗", "main")
-    got = as_route(r)
+def test_router_speaks_the_flow_protocol() -> None:
+    router: SpeechRouter = load_router()  # no adapter: the trained router is a SpeechRouter itself
+    got = router("买了四天就降价了能保价吗", "main")
     assert (got.node, got.action) == ("payment.refund", "route") and got.confidence > 0.9
+    assert got.path == ("2", "3") and got.text == "买了四天就降价了能保价吗"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.route import CLARIFY, FALLBACK, ROUTE, Router, load_router, normalize
+from ivr.route import Router, load_router, request_key
+from ivr.routing import CLARIFY, FALLBACK, ROUTE
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +151,15 @@ def test_path_matches_the_menu_keys(router: Router) -> None:
     assert r.path == tuple(router.menu.key_path(r.node))
 
 
-def test_normalize_full_width_traditional_and_placeholders() -> None:
-    assert normalize("ＰＬＵＳ會員 怎麼退訂？") == "plus会员怎么退订"
-    assert normalize("订单[订单x]还没到!") == "订单还没到"
+def test_request_key_full_width_traditional_and_placeholders() -> None:
+    assert request_key("ＰＬＵＳ會員 怎麼退訂？") == "plus会员怎么退订"
+    assert request_key("订单[订单x]还没到!") == "订单还没到"
+    assert request_key("乾隆年間") == "乾隆年间"  # phrase aware (OpenCC): a character table writes 干隆
+
+
+def test_traditional_request_routes_like_the_simplified_one(router: Router) -> None:
+    simplified, traditional = router.route("发票抬头开错了"), router.route("發票抬頭開錯了")
+    assert (traditional.node, traditional.action) == (simplified.node, simplified.action) == ("order.invoice", "route")
 
 
 def test_results_are_json_safe(router: Router) -> None:

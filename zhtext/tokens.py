@@ -1,4 +1,4 @@
-"""Text helpers shared by the engines: joining recognizer tokens, Chinese/Latin aware.
+"""Joining recognizer tokens into text, Chinese/Latin aware.
 
 Vosk's Chinese models emit one token per word separated by spaces ("我 要 查 订单"); written
 Chinese has no spaces, but Latin words and numbers between them keep theirs ("iPhone 15 Pro").
@@ -17,6 +17,7 @@ _CJK = re.compile(
 
 
 def is_cjk(ch: str) -> bool:
+    """Is ``ch`` a Han ideograph, kana, bopomofo, CJK punctuation or a full-width form?"""
     return bool(ch) and _CJK.match(ch) is not None
 
 
@@ -28,6 +29,7 @@ def needs_space(left: str, right: str) -> bool:
 
 
 def join_tokens(tokens: Iterable[str]) -> str:
+    """Tokens joined as written text: no space next to Chinese, one between Latin words and numbers."""
     out = ""
     for tok in tokens:
         tok = tok.strip()

@@ -1,25 +1,11 @@
+"""The compact form (placeholders as marks, a map back to the text) and phrase matching on it."""
+
+from __future__ import annotations
+
 import pytest
 
-from qa.text import MARK_KIND, PhraseMatcher, compact, entities, kind_mark, normalize, to_simplified, tokenize
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("ＡＢＣ１２３", "abc123"),  # full width -> half width, lower case
-        ("您好！请问？", "您好!请问?"),
-        ("  谢   谢  ", "谢 谢"),
-        ("請問還有其他可以幫到您的嗎", "请问还有其他可以帮到您的吗"),  # traditional -> simplified
-        ("感謝您對京東的支持", "感谢您对京东的支持"),
-    ],
-)
-def test_normalize(raw: str, expected: str) -> None:
-    assert normalize(raw) == expected
-
-
-def test_simplified_text_is_unchanged() -> None:
-    text = "请问还有其他可以帮到您的吗"
-    assert to_simplified(text) is text
+from zhtext.match import PhraseMatcher, compact, compact_phrase
+from zhtext.placeholders import MARK_KIND, kind_mark
 
 
 def test_compact_drops_spacing_and_punctuation_and_maps_back() -> None:
@@ -34,6 +20,10 @@ def test_placeholders_become_one_marker_each() -> None:
     assert kinds == ["order", "phone", "id_card"]
     i = c.text.index(kind_mark("order"))
     assert c.snippet(i, i + 1) == "[订单x]"
+
+
+def test_unknown_tags_stay_text() -> None:
+    assert compact("[商品快照]好").text == "商品快照好"
 
 
 @pytest.mark.parametrize(
@@ -57,15 +47,17 @@ def test_phrase_matcher_longest_wins() -> None:
     assert {h.key for h in m.find("真不错")} == {"pos", "neg"}
 
 
-def test_entities_masked_and_raw() -> None:
-    kinds = [k for k, _, _ in entities("手机13812345678，身份证110101199001011234，订单[订单x]")]
-    assert kinds == ["phone", "id_card", "order"]
+def test_phrase_matcher_on_phrases_already_in_form() -> None:
+    """``form=str``: the phrases are searched as given (the router's phrases are normalised already)."""
+    m = PhraseMatcher({"a": ["退款"], "b": ["退款进度"]}, form=str)
+    assert [(h.key, h.start, h.end) for h in m.find("我的退款进度")] == [("b", 2, 6), ("a", 2, 4)]
+    assert len(PhraseMatcher({"a": ["[x]"]}, form=str).find("[x]")) == 1  # compact_phrase would drop the brackets
+    assert compact_phrase("[x]") == "x"
 
 
-def test_tokenize_keeps_domain_words() -> None:
-    words = tokenize("我想用京东白条付款，再用京豆抵扣，七天无理由退货可以吗")
-    assert "京东白条" in words
-    assert "京豆" in words
+def test_empty_matcher_and_text() -> None:
+    assert PhraseMatcher({}).find("任何") == []
+    assert PhraseMatcher({"k": ["好"]}).find("") == []
 
 
 def test_position_map_agrees_with_compact_text() -> None:

@@ -1,0 +1,1 @@
+"""Tests of zhtext, the Chinese text module every package uses."""
