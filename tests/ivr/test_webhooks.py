@@ -158,7 +158,7 @@ def test_recording_hook_failure_asks_twilio_to_retry(app: Any, tw: SignedClient)
     form = {
         "CallSid": SID,
         "RecordingSid": "RE" + "ef" * 16,
-        "RecordingUrl": "https://x/y",
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2",
         "RecordingStatus": "completed",
     }
     assert tw.post("/ivr/recording", form).status_code == 503
