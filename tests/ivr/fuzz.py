@@ -170,28 +170,38 @@ def silent_until_end(flow: Flow, step: Step, now: datetime) -> str:
 
 def fuzz_flow(flows: list[Flow], calls: int, seed: int = 0) -> Report:
     """``calls`` random calls through the pure engine (routers alternate between ``flows``)."""
-    report = Report("flow")
-    started = time.monotonic()
-    for i in range(calls):
+
+    def call(i: int) -> str:
         rng = random.Random(f"{seed}:{i}")
         flow = flows[i % len(flows)]
         caller = Caller(flow.menu, rng)
         now = caller.clock()
-        where = f"seed {seed} call {i}"
+        step = flow.step(None, Event("start"), now=now)
+        steps = 1
         try:
-            step = flow.step(None, Event("start"), now=now)
-            report.steps += 1
             for _ in range(rng.randint(1, MAX_STEPS)):
                 if problem := problem_with(step, flow.menu):
-                    report.add("dead end", where, problem)
-                    break
+                    return problem
                 if step.action == "hangup":
-                    break
+                    return ""
                 step = flow.step(step.state, caller.event(step), now=now)
-                report.steps += 1
-            else:
-                if problem := silent_until_end(flow, step, now):
-                    report.add("dead end", where, problem)
+                steps += 1
+            return silent_until_end(flow, step, now)
+        finally:
+            report.steps += steps
+
+    report = Report("flow")
+    return _run(report, calls, seed, call)
+
+
+def _run(report: Report, calls: int, seed: int, call: Callable[[int], str]) -> Report:
+    """Run ``call(i)`` for each call: a returned problem is a dead end, a raised one an exception."""
+    started = time.monotonic()
+    for i in range(calls):
+        where = f"seed {seed} {report.layer} call {i}"
+        try:
+            if problem := call(i):
+                report.add("dead end", where, problem)
         except Exception:
             report.add("exception", where, traceback.format_exc(limit=6))
         report.calls += 1
@@ -234,22 +244,14 @@ def _seq_of(url: str) -> int:
 
 def fuzz_http(post: Post, menu: Menu, calls: int, seed: int = 0) -> Report:
     """``calls`` random calls through the signed webhooks; ``post`` signs and sends one form."""
-    report = Report("http")
-    started = time.monotonic()
-    for i in range(calls):
+
+    def call(i: int) -> str:
         rng = random.Random(f"http:{seed}:{i}")
-        caller = Caller(menu, rng)
         sid = "CA" + "".join(rng.choice("0123456789abcdef") for _ in range(32))
-        where = f"seed {seed} http call {i}"
-        try:
-            problem = _http_call(post, caller, sid, report)
-            if problem:
-                report.add("dead end", where, problem)
-        except Exception:
-            report.add("exception", where, traceback.format_exc(limit=6))
-        report.calls += 1
-    report.seconds = time.monotonic() - started
-    return report
+        return _http_call(post, Caller(menu, rng), sid, report)
+
+    report = Report("http")
+    return _run(report, calls, seed, call)
 
 
 def _caller_facing(post: Post, path: str, form: dict[str, str], report: Report) -> tuple[str, str, str]:

@@ -12,22 +12,14 @@ from hotline.settings import Settings
 from store.models import Call, CallEvent
 from store.models_pipeline import Recording
 
-from .helpers import OPEN, SignedClient
+from .helpers import SignedClient
+
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # agents on duty (tests/ivr/conftest.py)
 
 SID = "CA" + "12" * 16
 OTHER = "CA" + "34" * 16
 REC = "RE" + "56" * 16
 TWILIO_URL = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/" + REC
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ivr.webhooks._now", lambda: OPEN)
-
-
-@pytest.fixture
-def tw(app: Any) -> SignedClient:
-    return SignedClient(app.test_client())
 
 
 def _rows(app: Any, model: Any) -> list[Any]:

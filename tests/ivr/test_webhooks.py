@@ -14,20 +14,12 @@ from ivr.simulate import Action, Simulator
 from store.models import Call, CallbackRequest, CallEvent
 from store.models_pipeline import Recording
 
-from .helpers import CLOSED, OPEN, SignedClient, sign
+from .helpers import CLOSED, SignedClient, sign
 
 SID = "CA" + "ab" * 16
 FROM = "+8613812345678"
 
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ivr.webhooks._now", lambda: OPEN)
-
-
-@pytest.fixture
-def tw(app: Any) -> SignedClient:
-    return SignedClient(app.test_client())
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # agents on duty (tests/ivr/conftest.py)
 
 
 def call_row(app: Any, sid: str = SID) -> Call:
