@@ -15,6 +15,7 @@ Distributed mode needs PostgreSQL and Redis on localhost (HOTLINE_TEST_PG, HOTLI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
@@ -154,12 +155,17 @@ def run_mode(mode: str, batch: list[tuple[Path, float]], base_settings: Settings
         )
     else:
         settings = settings.with_(workers=2)  # two transcription processes, like the two workers
+    from hotline.simcalls import media_server
+
+    media = contextlib.ExitStack()
+    media_base = media.enter_context(media_server(batch[0][0].parent))  # the recordings, over http like Twilio's
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = settings.with_(public_url=base, recording_hosts=media_base)
     app = create_app(settings)
     if mode == "embedded":  # like the workers below: processes started and models loaded before the batch
         app.extensions["hotline"]["pipeline"].warm()
-    port = free_port()
     srv = serve(app, port)
-    base = f"http://127.0.0.1:{port}"
     try:
         idle = idle_latency(base)
         if mode == "distributed":
@@ -169,6 +175,7 @@ def run_mode(mode: str, batch: list[tuple[Path, float]], base_settings: Settings
                 HOTLINE_DATABASE_URL=settings.database_url,
                 HOTLINE_REDIS_URL=REDIS,
                 HOTLINE_REDIS_QUEUE=settings.redis_queue,
+                HOTLINE_RECORDING_HOSTS=media_base,
                 HOTLINE_SPEECH_ENGINE=settings.speech_engine,
                 HOTLINE_WHISPER_MODEL=settings.whisper_model,
                 HOTLINE_VOSK_MODEL=settings.vosk_model,
@@ -198,7 +205,7 @@ def run_mode(mode: str, batch: list[tuple[Path, float]], base_settings: Settings
                 "CallSid": "CA" + uuid.uuid4().hex,
                 "AccountSid": "AC" + "0" * 32,
                 "RecordingSid": "RE" + uuid.uuid4().hex,
-                "RecordingUrl": path.as_uri(),
+                "RecordingUrl": f"{media_base}/{path.name}",
                 "RecordingStatus": "completed",
                 "RecordingDuration": str(int(dur)),
                 "RecordingChannels": "2",
@@ -220,6 +227,7 @@ def run_mode(mode: str, batch: list[tuple[Path, float]], base_settings: Settings
             jobs = repo.count_by_status(s)
     finally:
         srv.close()
+        media.close()
         for w in workers:
             os.killpg(w.pid, signal.SIGTERM)
         for w in workers:

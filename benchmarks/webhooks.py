@@ -213,9 +213,10 @@ def start_server(data: Path, threads: int) -> tuple[subprocess.Popen[bytes], str
         **os.environ,
         "HOTLINE_DATA_DIR": str(data),
         "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
+        "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # required with a real token
         "HOTLINE_LOG_LEVEL": "WARNING",
     }
-    for key in ("HOTLINE_DATABASE_URL", "HOTLINE_PUBLIC_URL", "HOTLINE_REDIS_URL"):
+    for key in ("HOTLINE_DATABASE_URL", "HOTLINE_REDIS_URL"):
         env.pop(key, None)
     hotline = str(Path(sys.executable).parent / "hotline")
     cmd = [hotline, "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)]

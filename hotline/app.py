@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, jsonify, redirect
 
-from hotline.settings import Settings
+from hotline.settings import Settings, SettingsError
 from store.db import make_engine, migrate, session_factory
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ BLUEPRINTS: list[str] = [
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> Flask:
     """Build the WSGI app. The schema is migrated on start; a broken menu refuses to start."""
     settings = settings or Settings.from_env()
+    require_public_url(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask("hotline")
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024  # webhooks are small; refuse oversized bodies
@@ -49,6 +50,21 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     install_pipeline(app)  # recording pipeline: the IVR's on_recording hook and the embedded job pool
     return app
+
+
+def require_public_url(settings: Settings) -> None:
+    """With a real auth token, Twilio's signatures are checked against HOTLINE_PUBLIC_URL, never the Host header.
+
+    Rebuilt from the Host header, a request signed for another app of the same Twilio account (same
+    token, other host) would be accepted here. The development token (no token set) keeps working
+    without it, so `make run` works on a fresh machine.
+    """
+    if settings.twilio_auth_token and settings.validate_signatures and not settings.public_url:
+        raise SettingsError(
+            "HOTLINE_PUBLIC_URL is not set: with HOTLINE_TWILIO_AUTH_TOKEN set, webhook signatures are checked "
+            "against the public base URL Twilio calls (e.g. HOTLINE_PUBLIC_URL=https://ivr.example.com), "
+            "not against the request's Host header"
+        )
 
 
 def _registrars() -> list[Any]:

@@ -28,6 +28,9 @@ from sqlalchemy.orm import Session
 
 from hotline.jobs import NextJob, PermanentError, StepHandler, Writer
 from hotline.settings import Settings
+from ivr.recording_url import AllowedHost, RecordingUrlError, is_local, public_address
+from ivr.recording_url import check as check_recording_url
+from ivr.recording_url import listed as listed_host
 from store import pipeline as repo
 from store.models import Call
 from store.models_pipeline import Job, Recording, TranscriptRow
@@ -52,29 +55,100 @@ def recording_id_of(job: Job) -> int:
 # fetching
 # ---------------------------------------------------------------------------------------------
 
-SNIFF = (
-    (b"RIFF", "wav"),
-    (b"OggS", "ogg"),
-    (b"fLaC", "flac"),
-    (b"ID3", "mp3"),
-    (b"\xff\xfb", "mp3"),
-    (b"\xff\xf3", "mp3"),
-)
+
+def audio_kind(head: bytes) -> str | None:
+    """The audio format the first bytes announce (WAV, MP3, OGG, FLAC, M4A, AMR, WebM), else None.
+
+    A download is stored only if it looks like audio: whatever else a URL could serve (an error
+    page, a JSON document, a file that is not ours) is refused before it becomes a "recording".
+    """
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    for magic, ext in (
+        (b"OggS", "ogg"),
+        (b"fLaC", "flac"),
+        (b"ID3", "mp3"),
+        (b"#!AMR", "amr"),
+        (b"\x1aE\xdf\xa3", "webm"),
+    ):
+        if head.startswith(magic):
+            return ext
+    if head[4:8] == b"ftyp":
+        return "m4a"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG frame sync
+        return "aac" if head[1] & 0x06 == 0 else "mp3"  # layer bits 00: ADTS AAC
+    return None
 
 
 def sniff_ext(data: bytes, fallback: str = "bin") -> str:
-    for magic, ext in SNIFF:
-        if data.startswith(magic):
-            return ext
-    return fallback
+    return audio_kind(data[:64]) or fallback
+
+
+AUDIO_TYPES = ("application/octet-stream", "binary/octet-stream", "application/ogg", "video/webm", "video/mp4")
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 3
+
+
+class AddressRefused(Exception):
+    """The connection reached a loopback/private address the URL's host was not allowed to have."""
+
+
+def _guarded_session(may_be_private: Callable[[str, str, int | None], bool]) -> Any:
+    """A requests Session that checks the address it actually connected to (after DNS, every hop).
+
+    Checking the name before connecting is not enough: DNS may answer differently a moment
+    later (rebinding). So the socket's peer address is checked, and a loopback, private,
+    link-local or reserved one is refused unless ``may_be_private(scheme, host, port)``.
+    Environment proxies and ~/.netrc are ignored (``trust_env``): recordings are fetched directly.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def checked(conn: Any, scheme: str, sock: Any) -> Any:
+        peer = str(sock.getpeername()[0])
+        if not public_address(peer) and not may_be_private(scheme, str(conn.host), conn.port):
+            sock.close()
+            raise AddressRefused(f"{conn.host} resolved to a loopback/private address, refused")
+        return sock
+
+    class GuardedHTTP(HTTPConnection):
+        def _new_conn(self) -> Any:
+            return checked(self, "http", super()._new_conn())
+
+    class GuardedHTTPS(HTTPSConnection):
+        def _new_conn(self) -> Any:
+            return checked(self, "https", super()._new_conn())
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTP
+
+    class TlsPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPS
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TlsPool}
+
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", Adapter())
+    session.mount("https://", Adapter())
+    return session
 
 
 class Fetcher:
-    """Gets recording bytes from Twilio (REST, basic auth), any http(s) URL, ``file://`` or a path.
+    """Gets recording bytes from Twilio (REST, basic auth), an allow-listed host, or (CLI only) a file.
 
-    Twilio sometimes answers 404 for a moment after the callback and 5xx/429 under load, so
-    those are retried ``retries`` times with exponential back-off; after that a 404 is final.
-    Credentials go only to hosts in ``auth_hosts`` (Twilio's), never to other servers.
+    A URL from a webhook is fetched only if ``ivr.recording_url.check`` accepts it: https on
+    Twilio's API host with a recording path, or a host in HOTLINE_RECORDING_HOSTS. Local paths and
+    ``file://`` need ``local_ok`` (the recording came from `hotline ingest`/`demo`). Downloads
+    are streamed with a size cap, must look like audio, and follow redirects only within the
+    host (or to a listed host). Twilio sometimes answers 404 for a moment after the callback
+    and 5xx/429 under load, so those are retried ``retries`` times with exponential back-off;
+    after that a 404 is final. Credentials go only to hosts in ``auth_hosts`` (Twilio's).
     """
 
     def __init__(
@@ -82,36 +156,49 @@ class Fetcher:
         account_sid: str = "",
         auth_token: str = "",
         *,
+        hosts: tuple[AllowedHost, ...] = (),
+        max_bytes: int = 256 * 1024 * 1024,
         retries: int = 3,
         backoff_s: float = 0.5,
         timeout_s: float = 30.0,
+        max_seconds: float = 600.0,
         auth_hosts: tuple[str, ...] = ("twilio.com",),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.account_sid, self._token = account_sid, auth_token
-        self.retries, self.backoff_s, self.timeout_s = retries, backoff_s, timeout_s
+        self.hosts, self.max_bytes = hosts, max_bytes
+        self.retries, self.backoff_s, self.timeout_s, self.max_seconds = retries, backoff_s, timeout_s, max_seconds
         self.auth_hosts, self.sleep = auth_hosts, sleep
 
     def __repr__(self) -> str:
         return f"Fetcher(account_sid={self.account_sid!r}, auth_token='***')"
 
-    def fetch(self, url: str) -> tuple[bytes, str]:
+    def fetch(self, url: str, local_ok: bool = False) -> tuple[bytes, str]:
         """Return (bytes, extension guess). Raises PermanentError for what retrying cannot fix."""
-        parsed = urllib.parse.urlparse(url)
-        if parsed.scheme in ("http", "https"):
-            return self._http(url, parsed)
-        path = Path(urllib.parse.unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
-        if not path.is_file():
-            raise PermanentError(f"recording not found: {path.name}")
-        data = path.read_bytes()
-        return data, sniff_ext(data, path.suffix.lstrip(".").lower() or "bin")
+        if is_local(url):
+            if not local_ok:
+                raise PermanentError(
+                    "recording URL refused: a local file, and the recording did not come from `hotline ingest`"
+                )
+            parsed = urllib.parse.urlparse(url)
+            path = Path(urllib.parse.unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
+            if not path.is_file():
+                raise PermanentError(f"recording not found: {path.name}")
+            data = path.read_bytes()
+            return data, sniff_ext(data, path.suffix.lstrip(".").lower() or "bin")
+        try:
+            safe = check_recording_url(url, self.hosts)
+        except RecordingUrlError as exc:
+            raise PermanentError(f"recording URL refused: {exc}") from None
+        return self._http(safe)
 
     def _wants_auth(self, host: str) -> bool:
         return any(host == h or host.endswith("." + h) for h in self.auth_hosts)
 
-    def _http(self, url: str, parsed: urllib.parse.ParseResult) -> tuple[bytes, str]:
+    def _http(self, url: str) -> tuple[bytes, str]:
         import requests
 
+        parsed = urllib.parse.urlparse(url)
         host = parsed.hostname or ""
         auth = None
         if self._wants_auth(host):
@@ -128,28 +215,82 @@ class Fetcher:
                 # Twilio: the bare RecordingUrl serves WAV; ask for both channels of a dual recording
                 url = urllib.parse.urlunparse(parsed._replace(path=parsed.path + ".wav", query="RequestedChannels=2"))
         last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                resp = requests.get(url, auth=auth, timeout=self.timeout_s)
-            except requests.RequestException as exc:
-                last = f"{type(exc).__name__}"
-                continue
-            if resp.status_code == 200:
-                if not resp.content:
-                    raise PermanentError("empty recording (0 bytes)")
-                ctype = resp.headers.get("Content-Type", "")
-                fallback = "mp3" if "mpeg" in ctype else "wav" if "wav" in ctype else "bin"
-                return resp.content, sniff_ext(resp.content, fallback)
-            last = f"HTTP {resp.status_code}"
-            if resp.status_code in (401, 403):
-                raise PermanentError(f"recording download refused ({last}): check the Twilio account SID and token")
-            if resp.status_code not in (404, 408, 429) and resp.status_code < 500:
-                raise PermanentError(f"recording download failed ({last})")
+        with _guarded_session(lambda scheme, h, port: listed_host(scheme, h, port, self.hosts)) as session:
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.sleep(self.backoff_s * 2 ** (attempt - 1))
+                try:
+                    status, data, ext = self._download(session, url, auth)
+                except AddressRefused as exc:
+                    raise PermanentError(f"recording URL refused: {exc}") from None
+                except requests.RequestException as exc:
+                    last = f"{type(exc).__name__}"
+                    continue
+                if status == 200:
+                    return data, ext
+                last = f"HTTP {status}"
+                if status in (401, 403):
+                    raise PermanentError(f"recording download refused ({last}): check the Twilio account SID and token")
+                if status not in (404, 408, 429) and status < 500:
+                    raise PermanentError(f"recording download failed ({last})")
         if last == "HTTP 404":
             raise PermanentError(f"recording not found (HTTP 404 after {self.retries + 1} tries)")
         raise ConnectionError(f"recording download failed after {self.retries + 1} tries: {last}")
+
+    def _download(self, session: Any, url: str, auth: tuple[str, str] | None) -> tuple[int, bytes, str]:
+        """One GET, following redirects only within the host (or to a listed host), without credentials after a move."""
+        origin = urllib.parse.urlsplit(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            with session.get(url, auth=auth, timeout=self.timeout_s, stream=True, allow_redirects=False) as resp:
+                if resp.status_code in REDIRECTS and resp.headers.get("Location"):
+                    url, auth = self._redirect(origin, url, resp.headers["Location"], auth)
+                    continue
+                if resp.status_code != 200:
+                    return resp.status_code, b"", ""
+                data, ext = self._read(resp)
+                return 200, data, ext
+        raise PermanentError(f"recording download: more than {MAX_REDIRECTS} redirects")
+
+    def _redirect(
+        self, origin: urllib.parse.SplitResult, url: str, location: str, auth: tuple[str, str] | None
+    ) -> tuple[str, tuple[str, str] | None]:
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+        same = (target.scheme, target.hostname, target.port) == (origin.scheme, origin.hostname, origin.port)
+        if not same and not listed_host(target.scheme, target.hostname or "", target.port, self.hosts):
+            raise PermanentError("recording download redirected to another host, refused")
+        try:
+            nxt = check_recording_url(target.geturl(), self.hosts) if not same else target.geturl()
+        except RecordingUrlError as exc:
+            raise PermanentError(f"recording download redirect refused: {exc}") from None
+        return nxt, auth if same else None
+
+    def _read(self, resp: Any) -> tuple[bytes, str]:
+        """The body, streamed: refused past the size cap, after the time limit, or if it is not audio."""
+        ctype = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if ctype and not (ctype.startswith("audio/") or ctype in AUDIO_TYPES):
+            raise PermanentError(f"recording download is not audio (Content-Type {ctype[:40]})")
+        too_big = f"recording larger than {self.max_bytes // (1024 * 1024)} MB (HOTLINE_RECORDING_MAX_MB), refused"
+        length = resp.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            raise PermanentError(too_big)
+        deadline = time.monotonic() + self.max_seconds
+        buf = bytearray()
+        ext: str | None = None
+        for chunk in resp.iter_content(64 * 1024):
+            buf += chunk
+            if len(buf) > self.max_bytes:
+                raise PermanentError(too_big)
+            if ext is None and len(buf) >= 12:
+                ext = audio_kind(bytes(buf[:64]))
+                if ext is None:
+                    raise PermanentError("recording download does not look like audio (no WAV/MP3/OGG/FLAC header)")
+            if time.monotonic() > deadline:
+                raise PermanentError(f"recording download took longer than {self.max_seconds:.0f} s, refused")
+        if not buf:
+            raise PermanentError("empty recording (0 bytes)")
+        if ext is None:
+            raise PermanentError(f"corrupt recording: only {len(buf)} bytes")
+        return bytes(buf), ext
 
 
 def store_audio(data_dir: Path, data: bytes, ext: str) -> tuple[str, str]:
@@ -362,7 +503,7 @@ def score_transcript(data: dict[str, Any], settings: Settings, call_id: int) -> 
 @dataclass
 class PipelineContext:
     settings: Settings
-    fetch: Callable[[str], tuple[bytes, str]]
+    fetch: Callable[[str, bool], tuple[bytes, str]]  # (url, local files allowed) -> (bytes, extension)
     transcribe: Callable[[Path], dict[str, Any]]
     redact: Callable[[dict[str, Any]], dict[str, Any]]
     score: Callable[[dict[str, Any], int], dict[str, Any]]
@@ -387,7 +528,7 @@ def fetch_step(ctx: PipelineContext, job: Job) -> Writer:
     rec = _recording(ctx, job)
     if not rec.source_url:
         raise PermanentError("the recording has no URL")
-    data, ext = ctx.fetch(rec.source_url)
+    data, ext = ctx.fetch(rec.source_url, rec.trusted_source)
     if len(data) < 44:
         raise PermanentError(f"corrupt recording: only {len(data)} bytes")
     info = wav_info(data)
@@ -414,7 +555,7 @@ def transcribe_step(ctx: PipelineContext, job: Job) -> Writer:
         raise PermanentError("the recording was never fetched")
     path = ctx.settings.data_dir / rec.audio_path
     if not path.is_file():  # fetched by a worker on another machine: fetch again, same content
-        blob, ext = ctx.fetch(rec.source_url)
+        blob, ext = ctx.fetch(rec.source_url, rec.trusted_source)
         rel, sha = store_audio(ctx.settings.data_dir, blob, ext)
         if sha != rec.sha256:
             raise PermanentError("the recording changed at its source after it was fetched")

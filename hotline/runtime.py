@@ -38,7 +38,7 @@ class Pipeline:
         sessions: sessionmaker[Session],
         *,
         mode: str = "server",
-        fetch: Callable[[str], tuple[bytes, str]] | None = None,
+        fetch: Callable[[str, bool], tuple[bytes, str]] | None = None,
         transcribe: Callable[[Path], dict[str, Any]] | None = None,
         redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         score: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
@@ -52,7 +52,12 @@ class Pipeline:
             else:
                 self._pool = steps.PoolTranscriber(settings, settings.workers)
                 transcribe = self._pool
-        fetcher = steps.Fetcher(settings.twilio_account_sid, settings.twilio_auth_token.reveal())
+        fetcher = steps.Fetcher(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.reveal(),
+            hosts=settings.allowed_recording_hosts(),
+            max_bytes=settings.recording_max_mb * 1024 * 1024,
+        )
         self.ctx = steps.PipelineContext(
             settings=settings,
             fetch=fetch or fetcher.fetch,

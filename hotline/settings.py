@@ -7,9 +7,12 @@ Defaults run everything on one machine: a SQLite file and in-process workers und
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+from ivr.recording_url import AllowedHost, parse_hosts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WHISPER_COMPUTE_TYPES = ("float32", "int8")
@@ -45,6 +48,8 @@ class Settings:
     twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     validate_signatures: bool = True
+    recording_hosts: str = ""  # hosts besides api.twilio.com recordings may be fetched from (tests, own media)
+    recording_max_mb: int = 256  # largest recording download; 256 MB is 2 h 20 min of Twilio's two-channel WAV
     menu_path: Path = PROJECT_ROOT / "ivr" / "menus" / "950618.yaml"
     hours_path: Path = PROJECT_ROOT / "ivr" / "menus" / "hours.yaml"
     timezone: str = "Asia/Shanghai"
@@ -89,6 +94,17 @@ class Settings:
         for name in ("stream_max_connections", "stream_sig_ttl_s"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
+        if not 1 <= self.recording_max_mb <= 4096:
+            raise SettingsError(f"HOTLINE_RECORDING_MAX_MB: expected 1..4096, got {self.recording_max_mb}")
+        try:
+            self.allowed_recording_hosts()
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        _check_public_url(self.public_url)
+
+    def allowed_recording_hosts(self) -> tuple[AllowedHost, ...]:
+        """HOTLINE_RECORDING_HOSTS parsed (api.twilio.com is always allowed, https only)."""
+        return parse_hosts(self.recording_hosts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -123,6 +139,15 @@ class Settings:
             else:
                 out[f.name] = str(value)
         return out
+
+
+def _check_public_url(url: str) -> None:
+    """HOTLINE_PUBLIC_URL is the base Twilio signs: http(s)://host[:port][/prefix], nothing else."""
+    if not url:
+        return
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or parts.username:
+        raise SettingsError(f"HOTLINE_PUBLIC_URL: expected e.g. https://ivr.example.com, got {url!r}")
 
 
 def _mask_url(url: str) -> str:

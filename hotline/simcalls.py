@@ -10,14 +10,19 @@ with neither) Mandarin lines synthesized by espeak-ng.
 
 from __future__ import annotations
 
+import functools
 import random
 import shutil
 import subprocess
 import tempfile
+import threading
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +116,28 @@ def write_wav(path: Path, frames: np.ndarray, rate: int = RATE) -> Path:
         w.setframerate(rate)
         w.writeframes(np.ascontiguousarray(frames).tobytes())
     return path
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def media_server(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` over http on 127.0.0.1, as Twilio's media host would; yields the base URL.
+
+    For tests and benchmarks that post recording callbacks: a webhook may only name a host the
+    server allows, so list the yielded URL in HOTLINE_RECORDING_HOSTS.
+    """
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(directory)))
+    thread = threading.Thread(target=srv.serve_forever, name="media-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 class CallBuilder:

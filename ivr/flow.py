@@ -18,6 +18,7 @@ from typing import Any
 from ivr.hours import ALWAYS, Hours, agents_open
 from ivr.menu import Menu, Node
 from ivr.routing import FALLBACK, KeywordRouter, RouteResult, SpeechRouter
+from speech.redact import redact_text
 
 CN_DIGITS = dict(zip("0123456789*#", "零一二三四五六七八九星井", strict=True))
 REPEAT_WORDS = ("重听", "再说一遍", "再说一次", "重复", "没听清")
@@ -140,6 +141,16 @@ class Step:
     @property
     def outcome(self) -> str:
         return self.state.outcome
+
+
+def mask_number(number: str) -> str:
+    """+8613812345678 -> +86138****5678: enough to recognise a caller (or an order), not to use it."""
+    number = number.strip()
+    if not number:
+        return ""
+    if len(number) <= 6:
+        return "****"
+    return number[: max(0, len(number) - 8)] + "****" + number[-4:]
 
 
 def spell_digits(digits: str) -> str:
@@ -380,7 +391,8 @@ class Flow:
         if key == "1":
             done = replace(st, phase="", collected={**st.collected, node.slot: st.buffer}, buffer="")
             step = self._enter(done, node.then, now)
-            return replace(step, notes=(Note("collected", node.id, {"slot": node.slot}), *step.notes))
+            note = Note("collected", node.id, {"slot": node.slot, "value": mask_number(st.buffer)})
+            return replace(step, notes=(note, *step.notes))
         if key == "2":
             return self._prompt(replace(st, phase="", buffer=""), node)
         if key == "*":
@@ -572,15 +584,17 @@ class Flow:
         return GatherSpec(input="dtmf speech", timeout=3, finish_on_key="", hints=tuple(dict.fromkeys(words)))
 
     def _input_notes(self, st: State, ev: Event) -> tuple[Note, ...]:
-        """The caller's input as call events; an entered number is recorded by length only."""
-        kind = self.menu.node(st.node).kind
+        """The caller's input as call events, without personal data.
+
+        Keys are recorded by count only (the node events already say where the caller went);
+        speech is redacted like transcripts (phone, ID and bank-card numbers become tags) before
+        it is cut to length, so no half of a number survives the cut.
+        """
         if ev.kind == "digits":
-            if kind == "collect" and st.phase != "readback":
-                return (Note("dtmf", st.node, {"length": len(ev.digits)}),)
-            return (Note("dtmf", st.node, {"digits": ev.digits[:8]}),)
+            return (Note("dtmf", st.node, {"length": len(ev.digits)}),)
         if ev.kind == "speech":
             conf = None if ev.confidence is None else round(ev.confidence, 3)
-            return (Note("speech", st.node, {"text": ev.text[:200], "confidence": conf}),)
+            return (Note("speech", st.node, {"text": redact_text(ev.text)[:200], "confidence": conf}),)
         if ev.kind == "no_input":
             return (Note("no-input", st.node),)
         return ()

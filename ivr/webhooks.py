@@ -12,7 +12,6 @@ import contextlib
 import hmac
 import importlib
 import logging
-import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,13 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from ivr.auth import auth_token, public_request_url
-from ivr.flow import Event, Flow, State, Step
+from ivr.flow import Event, Flow, State, Step, mask_number
 from ivr.hours import load_hours
 from ivr.menu import load_menu
+from ivr.recording_url import AllowedHost, RecordingUrlError
+from ivr.recording_url import check as check_recording_url
 from ivr.routing import SpeechRouter
 from ivr.twiml import Urls, render, render_empty, render_fallback, render_hold
 from store import calls as repo
 from store.db import transaction
+from store.numbers import NumberError, parse_finite
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ bp = Blueprint("ivr", __name__, url_prefix="/ivr")
 
 SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 TERMINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+# Twilio's CallStatus values in the order a call goes through them: a status only moves forward,
+# so a late or replayed "ringing" cannot undo "completed" (and one end cannot replace another).
+STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3, **dict.fromkeys(TERMINAL_STATUSES, 4)}
+MAX_CALL_S = 24 * 3600.0  # Twilio's longest call (timeLimit) is 24 h
 TWIML = "application/xml"
 
 
@@ -55,6 +61,7 @@ class IvrContext:
     agent_dial: str = ""
     voice: str = ""
     urls: Urls = field(default_factory=Urls)
+    recording_hosts: tuple[AllowedHost, ...] = ()  # HOTLINE_RECORDING_HOSTS, besides Twilio's API host
     write_lock: Any = None  # SQLite: one writer at a time in this process
 
     def writing(self) -> Any:
@@ -92,6 +99,7 @@ def register(app: Flask) -> None:
         validate_signatures=bool(settings.validate_signatures),
         agent_dial=str(settings.agent_dial),
         voice=menu.voice,
+        recording_hosts=settings.allowed_recording_hosts(),
         write_lock=threading.Lock() if ext["engine"].dialect.name == "sqlite" else None,
     )
     app.register_blueprint(bp)
@@ -124,16 +132,6 @@ def _ctx() -> IvrContext:
 
 def _xml(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype=TWIML)
-
-
-def mask_number(number: str) -> str:
-    """+8613812345678 -> +86138****5678: enough to recognise a caller, not to dial them."""
-    number = number.strip()
-    if not number:
-        return ""
-    if len(number) <= 6:
-        return "****"
-    return number[: max(0, len(number) - 8)] + "****" + number[-4:]
 
 
 @bp.before_request
@@ -176,15 +174,31 @@ def _input_event() -> Event:
         clean = "".join(c for c in digits if c in "0123456789*#")[:40]
         return Event("digits", digits=clean) if clean else Event("no_input")
     if speech.strip():
-        raw_conf = request.form.get("Confidence", "")
-        try:
-            conf: float | None = min(1.0, max(0.0, float(raw_conf)))
-        except ValueError:
-            conf = None
-        if conf is not None and not math.isfinite(float(raw_conf)):  # "nan", "inf": no confidence given
-            conf = None
+        conf = _number("Confidence", 0.0, 1.0)  # "nan", "inf", "7": no confidence given
         return Event("speech", text=speech.strip()[:500], confidence=conf)
     return Event("no_input")
+
+
+def _number(name: str, lo: float, hi: float) -> float | None:
+    """A numeric form field, or None when absent or bad (not finite, out of range): logged, never stored.
+
+    Twilio's numbers (durations, channels, confidence) describe a callback whose main content
+    (a status, speech, a recording) is still worth keeping, so a bad one is ignored, not refused.
+    """
+    raw = request.form.get(name, "")
+    if not raw:
+        return None
+    try:
+        return parse_finite(raw, lo=lo, hi=hi, name=name)
+    except NumberError:
+        log.warning(
+            "ivr: call %s: %s ignored: not a finite number in %g..%g",
+            request.form.get("CallSid", "-")[:64],
+            name,
+            lo,
+            hi,
+        )
+        return None
 
 
 def _now() -> datetime:
@@ -297,6 +311,8 @@ def status() -> Response:
     ctx = _ctx()
     sid = _call_sid()
     call_status = request.form.get("CallStatus", "")[:32]
+    if call_status and call_status not in STATUS_RANK:
+        abort(400, description=f"CallStatus must be one of {', '.join(STATUS_RANK)}")
     parent = request.form.get("ParentCallSid", "")
     key = f"status:{sid}:{call_status}"
     with ctx.writing(), ctx.engine.begin() as conn:
@@ -309,6 +325,11 @@ def status() -> Response:
         if repo.seen_key(conn, call.id, key):
             return _xml(render_empty())
         detail: dict[str, Any] = {"status": call_status}
+        if call_status and STATUS_RANK[call_status] <= STATUS_RANK.get(call.status, -1):
+            detail["ignored"] = f"after {call.status}"  # late or replayed: the call never moves backwards
+            repo.save_step(conn, call.id, {}, [("status", "", detail)], request_key=key)
+            log.info("ivr: call %s status %s ignored (already %s)", sid, call_status, call.status)
+            return _xml(render_empty())
         values: dict[str, Any] = {"status": call_status} if call_status else {}
         if call_status in TERMINAL_STATUSES:
             state = _state_of(call.flow_state)
@@ -317,8 +338,9 @@ def status() -> Response:
                 end = ctx.flow.step(state, Event("hangup"), now=_now())
                 outcome = end.outcome or outcome
                 values["flow_state"] = {**end.state.to_dict(), "_last": call.flow_state.get("_last")}
-            with contextlib.suppress(ValueError):
-                values["duration_s"] = float(request.form.get("CallDuration", ""))
+            duration = _number("CallDuration", 0.0, MAX_CALL_S)
+            if duration is not None:
+                values["duration_s"] = duration
             values["outcome"] = call.outcome or outcome
             values["ended_at"] = repo.ended_now(conn, call.id)
             detail["outcome"] = values["outcome"]
@@ -329,36 +351,46 @@ def status() -> Response:
 
 @bp.post("/recording")
 def recording() -> Response:
-    """Recording status callback: store it once per RecordingSid, then hand it to the pipeline hook."""
+    """Recording status callback: store it once per RecordingSid, then hand it to the pipeline hook.
+
+    The URL must be one the pipeline may fetch (``ivr.recording_url``): a refused one stores no
+    recording and marks the call failed with the reason. A RecordingSid already stored for
+    another call is refused (409) instead of re-pointing this call at someone else's audio.
+    """
     ctx = _ctx()
     sid = _call_sid()
     rec_sid = request.form.get("RecordingSid", "")
     if not SID_RE.match(rec_sid):
         abort(400, description="RecordingSid missing or malformed")
     rec_status = request.form.get("RecordingStatus", "completed")[:32]
-    url = request.form.get("RecordingUrl", "")[:2000]
-    if url and not url.startswith(("https://", "http://", "file://")):
-        abort(400, description="RecordingUrl must be an http(s) or file URL")
+    raw_url = request.form.get("RecordingUrl", "")
+    url = ""
+    if raw_url or rec_status == "completed":
+        try:
+            url = check_recording_url(raw_url, ctx.recording_hosts)
+        except RecordingUrlError as exc:
+            return _refuse_recording(sid, rec_sid, rec_status, str(exc))
     key = f"recording:{rec_sid}:{rec_status}"
     ref = None
-    with ctx.writing(), transaction(ctx.sessions) as session:
-        call, _ = repo.get_or_create_call(session, sid)
-        if rec_status == "completed":
-            try:
-                duration: float | None = float(request.form.get("RecordingDuration", ""))
-            except ValueError:
-                duration = None
-            channels = request.form.get("RecordingChannels", "")
-            ref = repo.save_recording(
-                session,
-                call,
-                recording_sid=rec_sid,
-                url=url,
-                duration_s=duration,
-                channels=int(channels) if channels.isdigit() else 0,
-            )
-        if not repo.seen_request(session, call, key):
-            repo.add_events(session, call, [("recording", "", {"sid": rec_sid, "status": rec_status})], request_key=key)
+    try:
+        with ctx.writing(), transaction(ctx.sessions) as session:
+            call, _ = repo.get_or_create_call(session, sid)
+            if rec_status == "completed":
+                channels = _number("RecordingChannels", 1, 2)
+                ref = repo.save_recording(
+                    session,
+                    call,
+                    recording_sid=rec_sid,
+                    url=url,
+                    duration_s=_number("RecordingDuration", 0.0, MAX_CALL_S),
+                    channels=int(channels) if channels is not None and channels.is_integer() else 0,
+                )
+            if not repo.seen_request(session, call, key):
+                event = ("recording", "", {"sid": rec_sid, "status": rec_status})
+                repo.add_events(session, call, [event], request_key=key)
+    except repo.RecordingConflict:
+        log.warning("ivr: call %s recording %s refused: the RecordingSid belongs to another call", sid, rec_sid)
+        return Response("RecordingSid belongs to another call\n", status=409, mimetype="text/plain")
     log.info("ivr: call %s recording %s %s", sid, rec_sid, rec_status)
     hook = current_app.extensions["hotline"].get("on_recording")
     if ref is not None and callable(hook):
@@ -368,6 +400,24 @@ def recording() -> Response:
             log.exception("ivr: on_recording hook failed for call %s recording %s", sid, rec_sid)
             return Response("recording stored; processing could not be queued, retry\n", status=503)
     return _xml(render_empty())
+
+
+def _refuse_recording(sid: str, rec_sid: str, rec_status: str, reason: str) -> Response:
+    """A RecordingUrl we will not fetch: nothing stored but the refusal, which the call shows.
+
+    A call that already has a recording keeps its state (a stray callback cannot fail it).
+    """
+    ctx = _ctx()
+    with ctx.writing(), transaction(ctx.sessions) as session:
+        call, _ = repo.get_or_create_call(session, sid)
+        if not call.recording_sid and call.pipeline_state in ("", "failed"):
+            call.pipeline_state, call.pipeline_error = "failed", f"recording refused: {reason}"
+        key = f"recording:{rec_sid}:{rec_status}:refused"
+        if not repo.seen_request(session, call, key):
+            event = ("recording", "", {"sid": rec_sid, "status": "refused"})
+            repo.add_events(session, call, [event], request_key=key)
+    log.warning("ivr: call %s recording %s refused: RecordingUrl not allowed", sid, rec_sid)
+    return Response(f"RecordingUrl refused: {reason}\n", status=400, mimetype="text/plain")
 
 
 @bp.route("/fallback", methods=["GET", "POST"])

@@ -44,6 +44,12 @@ ID_WORDS = ("身份证", "证件号", "身份号")
 BANK_WORDS = ("银行卡", "卡号", "信用卡", "储蓄卡", "借记卡", "账号", "账户")
 ORDER_WORDS = ("订单", "单号", "运单", "快递单", "物流单")
 CONTEXT_CHARS = 10
+# Spoken hesitations between the groups of a number read aloud ("138 嗯 1234 嗯 5678"). A gap of
+# these (and separators) joins groups only after a phone/ID/bank-card cue, and the joined digits
+# must then have a number's shape by themselves, so prices and dates said with pauses stay.
+FILLERS = ("那个", "就是", "然后", "嗯", "啊", "呃", "额")
+MAX_FILLER_GAP = 6  # characters of fillers and separators between two groups
+CUE_WORDS = PHONE_WORDS + ID_WORDS + BANK_WORDS
 
 
 @dataclass(frozen=True)
@@ -62,15 +68,20 @@ class Span:
     digits: str
 
 
-def _runs(text: str) -> list[tuple[int, int, str, list[int]]]:
-    """Digit runs: (start, end, digits, group sizes split at separators). A trailing X is kept."""
-    out: list[tuple[int, int, str, list[int]]] = []
+def _runs(text: str, *, fillers: bool = False) -> list[tuple[int, int, str, list[int], bool]]:
+    """Digit runs: (start, end, digits, group sizes, joined over fillers). A trailing X is kept.
+
+    Groups are split at separators; with ``fillers``, also at a gap of filler words when a
+    phone/ID/bank-card cue precedes the run (the last element says whether that happened).
+    """
+    out: list[tuple[int, int, str, list[int], bool]] = []
     i, n = 0, len(text)
     while i < n:
         if text[i] not in DIGIT_CHARS:
             i += 1
             continue
-        start, digits, groups, cur = i, "", [], 0
+        start, digits, groups, cur, filled = i, "", [], 0, False
+        cue = fillers and any(w in text[max(0, i - CONTEXT_CHARS) : i] for w in CUE_WORDS)
         j = i
         while j < n:
             ch = text[j]
@@ -87,15 +98,35 @@ def _runs(text: str) -> list[tuple[int, int, str, list[int]]]:
                 cur = 0
                 j = k
                 continue
+            k = _filler_gap(text, j) if cue else j
+            if k > j and k < n and text[k] in DIGIT_CHARS:
+                groups.append(cur)
+                cur, filled = 0, True
+                j = k
+                continue
             break
         end = j
         if j < n and text[j] in X_CHARS and len(digits) in (14, 17):  # ID cards end in X
             digits += "X"
             end = j + 1
         groups.append(cur)
-        out.append((start, end, digits, groups))
+        out.append((start, end, digits, groups, filled))
         i = max(end, i + 1)
     return out
+
+
+def _filler_gap(text: str, j: int) -> int:
+    """End of a gap of separators and at least one filler word starting at ``j`` (``j`` if none)."""
+    k, used = j, False
+    while k < len(text) and k - j < MAX_FILLER_GAP:
+        if text[k] in SEPARATORS:
+            k += 1
+            continue
+        word = next((w for w in FILLERS if text.startswith(w, k)), None)
+        if word is None:
+            break
+        k, used = k + len(word), True
+    return k if used and k - j <= MAX_FILLER_GAP else j
 
 
 def _id_like(d: str) -> bool:
@@ -148,8 +179,32 @@ def classify(digits: str, context: str, policy: Policy, fallback: bool = True) -
 
 
 def find_spans(text: str, policy: Policy = Policy()) -> list[Span]:
+    """PII spans, in order: plain digit runs, and numbers read with fillers after a cue word."""
+    spans = _plain_spans(text, policy)
+    for joined in _filler_spans(text, policy):
+        inside = [sp for sp in spans if sp.start < joined.end and joined.start < sp.end]
+        if inside:  # one number: the joined span, widened to anything it overlaps
+            start, end = min(joined.start, *(sp.start for sp in inside)), max(joined.end, *(sp.end for sp in inside))
+            joined = replace(joined, start=start, end=end)
+            spans = [sp for sp in spans if sp not in inside]
+        spans.append(joined)
+    return sorted(spans, key=lambda sp: sp.start)
+
+
+def _filler_spans(text: str, policy: Policy) -> list[Span]:
+    """Numbers joined over filler words: by shape only (mobile, landline, ID, card), whole or in groups."""
     spans: list[Span] = []
-    for start, end, digits, groups in _runs(text):
+    for start, end, digits, groups, filled in _runs(text, fillers=True):
+        if not filled or len(digits) < 7:
+            continue
+        tag = classify(digits, "", policy, fallback=False)
+        spans.extend([Span(start, end, tag, digits)] if tag else _split_groups(text, start, groups, policy))
+    return spans
+
+
+def _plain_spans(text: str, policy: Policy) -> list[Span]:
+    spans: list[Span] = []
+    for start, end, digits, groups, _ in _runs(text):
         if len(digits) < 7 or _service_number(digits):
             continue
         context = text[max(0, start - CONTEXT_CHARS) : start]

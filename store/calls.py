@@ -95,7 +95,9 @@ def create_call(
 
 
 # Built once: constructing statements per request costs more than running them on SQLite.
-_SELECT_STATE = select(CALLS.c.id, CALLS.c.flow_state, CALLS.c.outcome).where(CALLS.c.call_sid == bindparam("sid"))
+_SELECT_STATE = select(CALLS.c.id, CALLS.c.flow_state, CALLS.c.outcome, CALLS.c.status).where(
+    CALLS.c.call_sid == bindparam("sid")
+)
 _SELECT_STATE_LOCKED = _SELECT_STATE.with_for_update()
 _INSERT_EVENTS = insert(EVENTS)
 
@@ -112,6 +114,7 @@ class CallState:
     id: int
     flow_state: dict[str, Any]
     outcome: str
+    status: str = ""
 
 
 def load_state(conn: Connection, call_sid: str, *, caller_masked: str = "") -> tuple[CallState, bool]:
@@ -125,7 +128,7 @@ def load_state(conn: Connection, call_sid: str, *, caller_masked: str = "") -> t
     params = {"sid": call_sid}
     row = conn.execute(stmt, params).first()
     if row is not None:
-        return CallState(row.id, row.flow_state or {}, row.outcome or ""), False
+        return CallState(row.id, row.flow_state or {}, row.outcome or "", row.status or ""), False
     values = {
         "call_sid": call_sid,
         "caller_masked": caller_masked,
@@ -140,8 +143,8 @@ def load_state(conn: Connection, call_sid: str, *, caller_masked: str = "") -> t
             new_id = conn.execute(insert(t).values(**values).returning(t.c.id)).scalar_one()
     except IntegrityError:  # the same CallSid inserted concurrently
         row = conn.execute(stmt, params).one()
-        return CallState(row.id, row.flow_state or {}, row.outcome or ""), False
-    return CallState(new_id, {}, ""), True
+        return CallState(row.id, row.flow_state or {}, row.outcome or "", row.status or ""), False
+    return CallState(new_id, {}, "", "in-progress"), True
 
 
 def find_call_id(conn: Connection, call_sid: str) -> int | None:
@@ -230,6 +233,10 @@ def end_call(session: Session, call: Call, *, status: str, duration_s: float | N
         call.outcome = outcome
 
 
+class RecordingConflict(Exception):
+    """The RecordingSid is already stored for another call: refused, never re-pointed."""
+
+
 @dataclass(frozen=True)
 class RecordingRef:
     call_id: int
@@ -246,7 +253,10 @@ def save_recording(
     duration_s: float | None = None,
     channels: int = 0,
 ) -> RecordingRef:
-    """Store a completed recording once per RecordingSid and point the call at it (idempotent)."""
+    """Store a completed recording once per RecordingSid and point the call at it (idempotent).
+
+    Raises RecordingConflict if the RecordingSid belongs to another call (the transaction rolls back).
+    """
     existing = session.scalars(select(Recording).where(Recording.recording_sid == recording_sid)).first()
     created = False
     if existing is None:
@@ -264,6 +274,8 @@ def save_recording(
             created = True
         except IntegrityError:
             existing = session.scalars(select(Recording).where(Recording.recording_sid == recording_sid)).one()
+    if existing.call_id != call.id:
+        raise RecordingConflict(recording_sid)
     call.recording_sid = recording_sid
     call.recording_url = url
     return RecordingRef(call_id=call.id, recording_id=existing.id, created=created)

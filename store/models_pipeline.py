@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -20,6 +20,9 @@ class Recording(Base):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
     source_url: Mapped[str] = mapped_column(Text, default="")
+    # set only by the CLI (`hotline ingest`, `hotline demo`): source_url may name a local file.
+    # A webhook's recording is never trusted, so a stored file:// or path from one is never read.
+    trusted_source: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     audio_path: Mapped[str] = mapped_column(Text, default="")  # content-addressed, relative to data dir
     sha256: Mapped[str] = mapped_column(String(64), default="")
     channels: Mapped[int] = mapped_column(Integer, default=0)

@@ -252,8 +252,12 @@ def ensure_call_recording(
     recording_sid: str,
     source_url: str,
     call_values: dict[str, Any] | None = None,
+    trusted: bool = False,
 ) -> tuple[Call, Recording, bool]:
-    """Call + Recording for an archived or simulated call; idempotent by the two sids (resumable ingest)."""
+    """Call + Recording for an archived or simulated call; idempotent by the two sids (resumable ingest).
+
+    ``trusted``: the caller is the CLI, so ``source_url`` may be a local file (never for a webhook's URL).
+    """
     call = find_call(s, call_sid)
     if call is None:
         call = Call(call_sid=call_sid, menu_path=[], flow_state={}, **(call_values or {}))
@@ -262,7 +266,7 @@ def ensure_call_recording(
     rec = find_recording(s, recording_sid)
     created = rec is None
     if rec is None:
-        rec = Recording(call_id=call.id, recording_sid=recording_sid, source_url=source_url)
+        rec = Recording(call_id=call.id, recording_sid=recording_sid, source_url=source_url, trusted_source=trusted)
         s.add(rec)
         s.flush()
         call.recording_sid, call.recording_url = recording_sid, source_url

@@ -36,7 +36,13 @@ def shared() -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", twilio_auth_token=_secret("test-token"), shared_dir=SHARED)
+    # with a real token the public URL is required; the Flask test client's requests are http://localhost/...
+    return Settings(
+        data_dir=tmp_path / "var",
+        twilio_auth_token=_secret("test-token"),
+        public_url="http://localhost",
+        shared_dir=SHARED,
+    )
 
 
 def _secret(value: str) -> Secret:

@@ -2,8 +2,10 @@
 
 Each call goes through the real IVR webhooks (signed requests via ivr.simulate, the caller
 presses 0 for an agent), an agent from a team takes it, a two-channel recording is assembled
-from real speech (../shared/speech/zh, else the audio fixtures), Twilio's recording callback is
-posted, and the pipeline fetches, transcribes, redacts and scores it like any other call.
+from real speech (../shared/speech/zh, else the audio fixtures), and the recording is handed to
+the pipeline, which fetches, transcribes, redacts and scores it like any other call. The recording
+is a local file, so it goes in the way `hotline ingest` puts files in (a trusted CLI path), not
+through the recording webhook: a webhook never makes the server read a local file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import click
 
+from hotline.cli.options import FiniteFloat
 from hotline.settings import PROJECT_ROOT, Settings
 
 AGENTS = (
@@ -49,8 +52,12 @@ def _flask_poster(client: Any) -> Any:
 
 
 @click.command()
-@click.option("--calls", "n_calls", default=5, show_default=True, type=int, help="how many calls to simulate")
-@click.option("--seconds", default=35.0, show_default=True, type=float, help="approximate length of each call")
+@click.option(
+    "--calls", "n_calls", default=5, show_default=True, type=click.IntRange(1, 1000), help="how many calls to simulate"
+)
+@click.option(
+    "--seconds", default=35.0, show_default=True, type=FiniteFloat(5.0, 1800.0), help="approximate length of each call"
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="wait until every call is scored")
 def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
@@ -76,7 +83,8 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     hours = settings.data_dir / "demo-hours.yaml"
     hours.write_text(DEMO_HOURS, encoding="utf-8")
-    settings = settings.with_(hours_path=hours)
+    # the demo signs its requests for http://localhost (the test client), whatever the public URL is
+    settings = settings.with_(hours_path=hours, public_url="http://localhost")
 
     tts = settings.data_dir / "demo" / "tts"
     try:
@@ -118,22 +126,16 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
                 repo.assign_agent(s, call.id, agent, team, started)
                 call.duration_s = round(dur + len(res.prompts) * 4.0, 1)  # the IVR part, then the agent
                 call_ids.append(call.id)
-            params = {
-                "AccountSid": sim.account_sid,
-                "CallSid": sim.call_sid,
-                "RecordingSid": "RE" + uuid.uuid4().hex,
-                "RecordingUrl": wav.as_uri(),
-                "RecordingStatus": "completed",
-                "RecordingDuration": str(int(dur)),
-                "RecordingChannels": "2",
-                "RecordingSource": "DialVerb",
-            }
-            from twilio.request_validator import RequestValidator
-
-            sig = RequestValidator(token).compute_signature("http://localhost/ivr/recording", params)
-            r = client.post("/ivr/recording", data=params, headers={"X-Twilio-Signature": sig})
-            if r.status_code != 200:
-                raise click.ClickException(f"recording callback answered HTTP {r.status_code}")
+            with transaction(sessions) as s:  # what the recording callback would store, for a local file
+                _, rec, _ = repo.ensure_call_recording(
+                    s,
+                    call_sid=sim.call_sid,
+                    recording_sid="RE" + uuid.uuid4().hex,
+                    source_url=wav.as_uri(),
+                    trusted=True,
+                )
+                rec.channels, rec.duration_s = 2, float(int(dur))
+            ext["on_recording"](call.id, rec.id)  # the webhook's hook: the pipeline takes it from here
             click.echo(f"call {i + 1}/{n_calls}: {sim.call_sid[:12]}… agent {agent} ({team}), {dur:.0f} s recorded")
         if not call_ids:
             raise click.ClickException("no call reached an agent")

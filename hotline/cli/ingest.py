@@ -38,10 +38,10 @@ def parse_time(raw: str) -> datetime | None:
     raw = raw.strip()
     if not raw:
         return None
-    if STAMP_RE.match(raw):
-        digits = raw.replace("-", "").replace("T", "")
-        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     try:
+        if STAMP_RE.match(raw):  # 20241399-250000 matches the pattern but is no time
+            digits = raw.replace("-", "").replace("T", "")
+            return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"unreadable start time {raw!r} (use ISO 8601 or YYYYMMDD-HHMMSS)") from None
@@ -56,7 +56,10 @@ def from_name(path: Path) -> Item:
     if len(parts) > 2:
         item.team = parts[2]
     if len(parts) > 3 and STAMP_RE.match(parts[3]):
-        item.started_at = parse_time(parts[3])
+        try:
+            item.started_at = parse_time(parts[3])
+        except click.BadParameter:  # a name that only looks like it has a time: the call keeps "now"
+            click.echo(f"warning: {path.name}: no such date or time {parts[3]!r}, start time not taken", err=True)
     return item
 
 
@@ -138,6 +141,7 @@ def ingest(directory: Path, metadata: Path | None, wait: bool) -> None:
                     recording_sid=rec_sid,
                     source_url=path.as_uri(),
                     call_values=values,
+                    trusted=True,  # a file the operator named on the command line
                 )
                 refs = pipe.admit_in(s, call.id, rec.id)
                 call_ids.append(call.id)

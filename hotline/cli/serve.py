@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hotline.settings import Settings
+from hotline.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -17,9 +17,14 @@ log = logging.getLogger(__name__)
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=16, show_default=True, type=int, help="WSGI worker threads")
-@click.option("--ws-port", default=None, type=int, help="Media Streams WebSocket port (default: port+1; 0 = off)")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 1024), help="WSGI worker threads")
+@click.option(
+    "--ws-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Media Streams WebSocket port (default: port+1; 0 = off)",
+)
 def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
     """Serve the webhooks and the QA workspace under waitress (a production WSGI server)."""
     from waitress import serve as waitress_serve
@@ -29,10 +34,15 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
     from ivr.menu import MenuError
     from ivr.webhooks import RouterError
 
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()
         app = create_app(settings)
-    except (MenuError, HoursError, RouterError) as exc:  # broken menu, hours or router data: refuse, say why
+    except (
+        MenuError,
+        HoursError,
+        RouterError,
+        SettingsError,
+    ) as exc:  # broken menu, hours or router data: refuse, say why
         raise click.ClickException(f"refusing to start: {exc}") from None
     log.info("serving on http://%s:%d (database %s)", host, port, settings.describe()["database_url"])
     if not _has_users(app):

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from hotline.cli.options import FiniteFloat
 from hotline.settings import Settings
 
 STEP_OPTIONS = {"--press": "press", "--say": "say", "--silence": "silence"}
@@ -48,9 +49,9 @@ class _OrderedSteps(click.Command):
 @click.option("--silence", "silences", count=True, help="stay silent for one prompt")
 @click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="steps from a file")
 @click.option("--expect", default="", metavar="NODE", help="fail unless the call reaches this menu node")
-@click.option("--confidence", default=0.9, show_default=True, type=float, help="speech confidence sent")
+@click.option("--confidence", default=0.9, show_default=True, type=FiniteFloat(0.0, 1.0), help="speech confidence sent")
 @click.option("--from", "caller", default="+8613800138000", show_default=True, help="caller number")
-@click.option("--max-steps", default=40, show_default=True, type=int)
+@click.option("--max-steps", default=40, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--quiet", is_flag=True, help="print only the summary")
 def simulate(
     url: str,

@@ -31,8 +31,8 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data), "HOTLINE_TWILIO_AUTH_TOKEN": "test-token"}
-    env.pop("HOTLINE_PUBLIC_URL", None)
     port = _free_port()
+    env["HOTLINE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [*HOTLINE, "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

@@ -14,20 +14,12 @@ from ivr.simulate import Action, Simulator
 from store.models import Call, CallbackRequest, CallEvent
 from store.models_pipeline import Recording
 
-from .helpers import CLOSED, OPEN, SignedClient, sign
+from .helpers import CLOSED, SignedClient, sign
 
 SID = "CA" + "ab" * 16
 FROM = "+8613812345678"
 
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ivr.webhooks._now", lambda: OPEN)
-
-
-@pytest.fixture
-def tw(app: Any) -> SignedClient:
-    return SignedClient(app.test_client())
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # agents on duty (tests/ivr/conftest.py)
 
 
 def call_row(app: Any, sid: str = SID) -> Call:
@@ -158,7 +150,7 @@ def test_recording_hook_failure_asks_twilio_to_retry(app: Any, tw: SignedClient)
     form = {
         "CallSid": SID,
         "RecordingSid": "RE" + "ef" * 16,
-        "RecordingUrl": "https://x/y",
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2",
         "RecordingStatus": "completed",
     }
     assert tw.post("/ivr/recording", form).status_code == 503

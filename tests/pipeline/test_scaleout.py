@@ -6,6 +6,7 @@ In CI (CI=true) an unreachable PostgreSQL or Redis fails the test instead of ski
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -122,6 +123,7 @@ def test_two_workers_share_a_batch_and_a_killed_workers_job_is_retried(
         redis_url=REDIS,
         redis_queue=rq_queue,
         twilio_auth_token=Secret("test-token"),
+        public_url="http://localhost",
         job_lease_s=4,
         shared_dir=SHARED,
     )
@@ -152,7 +154,12 @@ def test_two_workers_share_a_batch_and_a_killed_workers_job_is_retried(
     files = {sid: rec_dir / ("long.wav" if sid == "CAlong" else f"short{sid[-1]}.wav") for sid in calls}
 
     from hotline.app import create_app
+    from hotline.simcalls import media_server
 
+    media = contextlib.ExitStack()
+    media_base = media.enter_context(media_server(rec_dir))  # the recordings, over http as Twilio serves them
+    env["HOTLINE_RECORDING_HOSTS"] = media_base
+    settings = settings.with_(recording_hosts=media_base)
     app = create_app(settings)
     ensure_ivr(app)
     client = app.test_client()
@@ -167,9 +174,9 @@ def test_two_workers_share_a_batch_and_a_killed_workers_job_is_retried(
             assert resp.status_code == 200, resp.get_data(as_text=True)  # type: ignore[attr-defined]
 
         for sid, dur in calls.items():
-            post(sid, files[sid].as_uri(), dur)
-        post("CAshort0", files["CAshort0"].as_uri(), calls["CAshort0"])  # Twilio retried this callback
-        post("CAmissing", (rec_dir / "missing.wav").as_uri(), 10)
+            post(sid, f"{media_base}/{files[sid].name}", dur)
+        post("CAshort0", f"{media_base}/{files['CAshort0'].name}", calls["CAshort0"])  # Twilio retried this callback
+        post("CAmissing", f"{media_base}/missing.wav", 10)
 
         sessions = session_factory(make_engine(pg_url))
 
@@ -220,6 +227,7 @@ def test_two_workers_share_a_batch_and_a_killed_workers_job_is_retried(
         assert len(ran_on) >= 2, "the batch was not shared between workers"
     finally:
         workers.stop()
+        media.close()
         app.extensions["hotline"]["pipeline"].stop()
         app.extensions["hotline"]["engine"].dispose()
 
@@ -227,18 +235,20 @@ def test_two_workers_share_a_batch_and_a_killed_workers_job_is_retried(
 def test_database_down_callback_gets_5xx_and_nothing_half_written(pg_url: str, tmp_path: Path) -> None:
     from hotline.app import create_app
 
-    from .util import write_wav
-
-    wav = write_wav(tmp_path / "a.wav", seconds=1.0)
     settings = Settings(
-        data_dir=tmp_path / "var", database_url=pg_url, twilio_auth_token=Secret("test-token"), speech_engine="whisper"
+        data_dir=tmp_path / "var",
+        database_url=pg_url,
+        twilio_auth_token=Secret("test-token"),
+        public_url="http://localhost",
+        speech_engine="whisper",
     )
     app = create_app(settings)
     ensure_ivr(app)
     client = app.test_client()
     name = pg_url.rsplit("/", 1)[1]
     admin = make_engine(PG, isolation_level="AUTOCOMMIT")
-    params = recording_callback("CA" + "f" * 32, "RE" + "f" * 32, wav.as_uri(), 1)
+    twilio = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/RE" + "f" * 32
+    params = recording_callback("CA" + "f" * 32, "RE" + "f" * 32, twilio, 1)
     try:
         with admin.connect() as c:  # the database goes away: no new connections, existing ones cut
             c.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))

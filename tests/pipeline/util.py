@@ -32,9 +32,12 @@ def write_wav(path: Path, seconds: float = 1.0, channels: int = 2, rate: int = 8
     return path
 
 
-def add_call(sessions: sessionmaker[Session], name: str, url: str) -> tuple[int, int]:
+def add_call(sessions: sessionmaker[Session], name: str, url: str, *, trusted: bool = True) -> tuple[int, int]:
+    """A call with a recording, stored as `hotline ingest` does (``trusted``) or as a webhook would."""
     with transaction(sessions) as s:
-        call, rec, _ = repo.ensure_call_recording(s, call_sid=f"CA{name}", recording_sid=f"RE{name}", source_url=url)
+        call, rec, _ = repo.ensure_call_recording(
+            s, call_sid=f"CA{name}", recording_sid=f"RE{name}", source_url=url, trusted=trusted
+        )
         return call.id, rec.id
 
 

@@ -122,8 +122,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         "HOTLINE_TWILIO_AUTH_TOKEN": "test-token",
         "HOTLINE_IVR_ROUTER": "ivr.route:make_router",
     }
-    env.pop("HOTLINE_PUBLIC_URL", None)
     port = _free_port()
+    env["HOTLINE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [HOTLINE, "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

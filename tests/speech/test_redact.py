@@ -83,6 +83,56 @@ KEPT = [
 ]
 
 
+# A number read aloud with hesitations between its groups, after a phone/ID/bank-card cue.
+WITH_FILLERS = [
+    ("我手机是138 嗯 1234 嗯 5678", f"我手机是{PHONE}"),
+    ("我手机是138嗯1234嗯5678", f"我手机是{PHONE}"),
+    ("我的电话是138，嗯，1234，啊，5678", f"我的电话是{PHONE}"),
+    ("手机号码一三八 嗯 一二三四 呃 五六七八", f"手机号码{PHONE}"),  # Chinese numerals
+    ("手机幺三八 那个 幺二三四 就是 五六七八 对", f"手机{PHONE} 对"),
+    ("联系电话 010 嗯 12345678", f"联系电话 {PHONE}"),  # landline
+    ("身份证 110105 嗯 19491231 嗯 002X", f"身份证 {ID_CARD}"),
+    ("身份证号是一一零一零五 嗯 一九四九一二三一 嗯 零零二叉", f"身份证号是{ID_CARD}"),
+    ("银行卡号 6222 那个 0212 就是 3456 嗯 7890", f"银行卡号 {BANK_CARD}"),
+    ("电话 138嗯1234啊5678，3点以后打", f"电话 {PHONE}，3点以后打"),  # the time stays
+    ("我手机是13812345678 嗯 那个 2999", f"我手机是{PHONE} 嗯 那个 2999"),  # the price after it stays
+]
+
+# Fillers never join numbers that are not one: prices, dates, quantities, or no cue at all.
+KEPT_WITH_FILLERS = [
+    "这个手机 2999 嗯 3999 嗯 4999 哪个好",  # prices after a phone word
+    "手机是去年 2023 嗯 12 嗯 15 买的",  # a date
+    "手机 嗯 我买了3个 嗯 5个",
+    "电话里说 三百八十九 嗯 四百二十元",
+    "我的手机号 嗯 忘了",
+    "价格 138 嗯 1234 嗯 5678",  # no phone/ID/card cue: fillers join nothing
+    "订单 138 嗯 1234 嗯 5678",  # an order cue is not a phone cue
+    "手机 2024 嗯 年 嗯 3月",
+    "卡号尾号 5678 嗯 1234",  # 8 digits: no card's shape
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), WITH_FILLERS)
+def test_fillers_between_groups_after_a_cue(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", KEPT_WITH_FILLERS)
+def test_fillers_do_not_make_numbers(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_fillers_across_recognised_words() -> None:
+    words = tuple(
+        Word(t, i * 0.4, i * 0.4 + 0.3, 0.9)
+        for i, t in enumerate(["我", "手机", "是", "138", "嗯", "1234", "嗯", "5678", "好"])
+    )
+    u = redact_utterance(Utterance("customer", 0.0, 4.0, "", words=words))
+    assert u.text.replace(" ", "") == f"我手机是{PHONE}好" and "5678" not in u.text
+    tag = next(w for w in u.words if PHONE in w.text)
+    assert (tag.start, tag.end) == pytest.approx((1.2, 3.1))  # from the first group's start to the last's end
+
+
 @pytest.mark.parametrize(("text", "expected"), REDACTED)
 def test_redacted(text: str, expected: str) -> None:
     assert redact_text(text) == expected
