@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from ivr.stream_replay import load_fixture, prepare, replay
+from ivr.stream.replay import load_fixture, prepare, replay
 from tests.conftest import ROOT
 from tests.ivr.helpers import sign
-from tests.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, write_ko_menu
+from tests.ivr.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, write_ko_menu
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 CALL = "CA" + "5" * 32
