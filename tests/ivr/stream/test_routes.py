@@ -47,7 +47,9 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any
     assert isinstance(hub.redirector, TwilioRedirector)
     http = FakeTwilioHttp()
     hub.redirector._client = http.client(ACCOUNT, TOKEN)
-    hub.engine()  # the start-up warm-up loads the model in the background; wait for it here
+    for warm_up in [t for t in threading.enumerate() if t.name == "stream-warm-up"]:
+        warm_up.join(180)  # the start-up work (model, Mode 2's prompts) runs in the background: wait for it here
+    hub.engine()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
