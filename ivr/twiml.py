@@ -2,13 +2,18 @@
 
 Every response either listens (``<Gather>`` followed by a ``<Redirect>`` so a silent caller is
 never left in dead air), transfers (recording notice, then ``<Dial>`` or ``<Enqueue>`` with a
-dual-channel recording), or says goodbye and hangs up.
+dual-channel recording), or says goodbye and hangs up. In a Media Streams mode (`StreamSpec`)
+the same step is rendered for the stream: Mode 1 starts ``<Start><Stream>`` beside keys-only
+menus, Mode 2 connects the call to ``<Connect><Stream>``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from html import escape
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
@@ -27,6 +32,36 @@ class Urls:
     hold: str = "/ivr/hold"  # <Enqueue> waitUrl
     recording: str = "/ivr/recording"
     status: str = "/ivr/status"
+    fallback: str = "/ivr/fallback"  # Mode 2: where the call goes when its stream fails
+
+
+STREAM_NAME = "nav"  # the Mode 1 stream, named so a later answer can stop it
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """Render an answer for Media Streams mode ``mode`` ("1" or "2").
+
+    ``parameters``: names of the ``<Parameter>``s of a stream this answer opens (the call's first
+    answer; empty: it opens none). Their values differ for every answer, so the answer is rendered
+    (and cached, and stored for retries) with empty values, which `sign_stream` fills in.
+    """
+
+    mode: str
+    url: str = ""  # the ``wss://`` URL of the stream this answer opens
+    parameters: tuple[str, ...] = ()
+
+
+class StreamMode(Protocol):
+    """A Media Streams mode as the webhooks see it (`ivr.stream.signing.StreamAnswers`)."""
+
+    def spec(self, host_url: str, *, opening: bool) -> StreamSpec | None:
+        """How to render an answer (``opening``: the call's first); None: as without streams."""
+        ...
+
+    def sign(self, twiml: str, call_sid: str) -> str:
+        """A first answer with its own freshly signed stream parameters."""
+        ...
 
 
 def with_query(url: str, **params: object) -> str:
@@ -44,14 +79,25 @@ def _say(parent: VoiceResponse | Gather, text: str, voice: str) -> None:
 SEQ_MARK = "999999999"  # stands for the step number in cached answers (ours are far smaller)
 
 
-def render(step: Step, *, urls: Urls = Urls(), voice: str = "", agent_dial: str = "") -> str:
+def render(
+    step: Step, *, urls: Urls = Urls(), voice: str = "", agent_dial: str = "", stream: StreamSpec | None = None
+) -> str:
     """TwiML for one step. ``agent_dial`` (number, sip: or client:) dials agents; empty enqueues.
+    ``stream``: the answer in a Media Streams mode (None: no stream).
 
-    Answers differ between calls only by the step number in their URLs, so the XML is built
-    once per distinct answer and the number filled in.
+    Answers differ between calls only by the step number in their URLs (and a stream's signed
+    parameters), so the XML is built once per distinct answer and the number filled in.
     """
-    key = (step.say, step.gather, step.action, step.skill, step.notice, step.node, urls, voice, agent_dial)
+    key = (step.say, step.gather, step.action, step.skill, step.notice, step.node, urls, voice, agent_dial, stream)
     return _render_cached(*key).replace(f"s={SEQ_MARK}", f"s={step.state.seq}")
+
+
+def sign_stream(twiml: str, values: Mapping[str, str]) -> str:
+    """Fill in the values of an answer's stream ``<Parameter>``s (rendered empty by `render`)."""
+    for name, value in values.items():
+        empty = f'<Parameter name="{escape(name)}" value="" />'
+        twiml = twiml.replace(empty, f'<Parameter name="{escape(name)}" value="{escape(value)}" />', 1)
+    return twiml
 
 
 @lru_cache(maxsize=1024)
@@ -65,19 +111,31 @@ def _render_cached(
     urls: Urls,
     voice: str,
     agent_dial: str,
+    stream: StreamSpec | None,
 ) -> str:
     step = Step(say, State(node=node, seq=int(SEQ_MARK)), action, gather_spec, skill=skill, notice=notice)
-    return _render(step, urls=urls, voice=voice, agent_dial=agent_dial)
+    return _render(step, urls=urls, voice=voice, agent_dial=agent_dial, stream=stream)
 
 
-def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str) -> str:
+def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str, stream: StreamSpec | None = None) -> str:
     resp = VoiceResponse()
     seq = step.state.seq
-    if step.action == "gather" and step.gather is not None:
+    listens = step.action == "gather" and step.gather is not None
+    mode1 = stream is not None and stream.mode == "1"
+    if stream is not None and stream.mode == "2" and stream.parameters:
+        return _connect_stream(stream, urls)  # the stream runs the menu from its start
+    if stream is not None and mode1:
+        if stream.parameters:
+            start = resp.start()
+            _stream_with_parameters(start.stream(url=stream.url, track="inbound_track", name=STREAM_NAME), stream)
+        if not listens:  # leaving the menu: stop listening (no stream during agent talk)
+            resp.stop().stream(name=STREAM_NAME)
+    if listens and step.gather is not None:
         g = step.gather
         action = with_query(urls.gather, s=seq, n=step.node)
+        listen_for = "dtmf" if mode1 else g.input  # Mode 1: speech goes to our recognizer, not Twilio's
         kwargs: dict[str, object] = {
-            "input": g.input,
+            "input": listen_for,
             "action": action,
             "method": "POST",
             "timeout": g.timeout,
@@ -86,7 +144,7 @@ def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str) -> str:
         }
         if g.num_digits:
             kwargs["num_digits"] = g.num_digits
-        if "speech" in g.input:
+        if "speech" in listen_for:
             kwargs.update(language=LANGUAGE, speech_timeout="auto")
             if g.hints:
                 kwargs["hints"] = ",".join(h.replace(",", " ") for h in g.hints[:100])
@@ -140,6 +198,19 @@ def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str) -> str:
     return str(resp.to_xml())
 
 
+def _connect_stream(stream: StreamSpec, urls: Urls) -> str:
+    """Mode 2's first answer: the call goes into the stream; if it fails, the fallback transfers."""
+    resp = VoiceResponse()
+    _stream_with_parameters(resp.connect().stream(url=stream.url), stream)
+    resp.redirect(urls.fallback, method="POST")
+    return str(resp.to_xml())
+
+
+def _stream_with_parameters(element: Any, stream: StreamSpec) -> None:
+    for name in stream.parameters:
+        element.parameter(name=name, value="")
+
+
 def render_hold(text: str, *, voice: str = "", pause: int = 20) -> str:
     """The queue's wait music: a message, then a pause; Twilio repeats the waitUrl."""
     resp = VoiceResponse()
@@ -148,10 +219,18 @@ def render_hold(text: str, *, voice: str = "", pause: int = 20) -> str:
     return str(resp.to_xml())
 
 
-def render_fallback(apology: str, notice: str, *, urls: Urls = Urls(), voice: str = "", agent_dial: str = "") -> str:
+def render_fallback(
+    apology: str,
+    notice: str,
+    *,
+    urls: Urls = Urls(),
+    voice: str = "",
+    agent_dial: str = "",
+    stream: StreamSpec | None = None,
+) -> str:
     """When our primary webhook failed: apologise and transfer, without needing the store."""
     step = Step((apology,), State(node="agent", seq=0), action="transfer", skill="general", notice=notice)
-    return render(step, urls=urls, voice=voice, agent_dial=agent_dial)
+    return render(step, urls=urls, voice=voice, agent_dial=agent_dial, stream=stream)
 
 
 def render_empty() -> str:

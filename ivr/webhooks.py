@@ -9,7 +9,6 @@ Logs carry CallSids and node ids only, never digits, speech or phone numbers.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import importlib
 import logging
 import re
@@ -23,14 +22,16 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
-from ivr.auth import auth_token, public_request_url
+from ivr.auth import auth_token
+from ivr.callstate import record_step, state_of
 from ivr.flow import Event, Flow, State, Step, mask_number
 from ivr.hours import load_hours
 from ivr.menu import load_menu
 from ivr.recording_url import AllowedHost, RecordingUrlError
 from ivr.recording_url import check as check_recording_url
 from ivr.routing import SpeechRouter
-from ivr.twiml import Urls, render, render_empty, render_fallback, render_hold
+from ivr.signature import refuse_unsigned
+from ivr.twiml import StreamMode, Urls, render, render_empty, render_fallback, render_hold
 from store import calls as repo
 from store.db import transaction
 from store.numbers import NumberError, parse_finite
@@ -63,6 +64,7 @@ class IvrContext:
     urls: Urls = field(default_factory=Urls)
     recording_hosts: tuple[AllowedHost, ...] = ()  # HOTLINE_RECORDING_HOSTS, besides Twilio's API host
     write_lock: Any = None  # SQLite: one writer at a time in this process
+    streams: StreamMode | None = None  # HOTLINE_STREAM_MODE (set by ivr.stream.routes.register)
 
     def writing(self) -> Any:
         """Serialise this process's webhook transactions on SQLite.
@@ -72,6 +74,16 @@ class IvrContext:
         A Python lock hands the turn over at once. Other databases need no such lock.
         """
         return self.write_lock or contextlib.nullcontext()
+
+    def answer(self, step: Step, *, opening: bool = False) -> str:
+        """The step as TwiML, in the stream mode's form if there is one (``opening``: the call's first
+        answer, which opens the stream with empty parameters: `opened` signs them per response)."""
+        spec = self.streams.spec(request.host_url, opening=opening) if self.streams else None
+        return render(step, urls=self.urls, voice=self.voice, agent_dial=self.agent_dial, stream=spec)
+
+    def opened(self, twiml: str, call_sid: str) -> str:
+        """A first answer as sent: each response, a retried one too, signs a new stream."""
+        return self.streams.sign(twiml, call_sid) if self.streams else twiml
 
 
 def register(app: Flask) -> None:
@@ -134,25 +146,7 @@ def _xml(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype=TWIML)
 
 
-@bp.before_request
-def _check_signature() -> Response | None:
-    ctx = _ctx()
-    if not ctx.validate_signatures:
-        return None
-    signature = request.headers.get("X-Twilio-Signature", "")
-    full_path = request.full_path if request.query_string else request.path
-    url = public_request_url(ctx.public_url, request.url, full_path)
-    if not signature or not _signed(ctx.validator, url, signature):
-        log.warning("ivr: refused %s %s: %s signature", request.method, request.path, "bad" if signature else "no")
-        return Response("forbidden: bad or missing X-Twilio-Signature\n", status=403, mimetype="text/plain")
-    return None
-
-
-def _signed(validator: RequestValidator, url: str, signature: str) -> bool:
-    """One HMAC for the URL as seen; twilio's full check (with and without port) only if that fails."""
-    if hmac.compare_digest(validator.compute_signature(url, request.form), signature):
-        return True
-    return bool(validator.validate(url, request.form, signature))
+bp.before_request(refuse_unsigned)
 
 
 def _call_sid() -> str:
@@ -206,25 +200,13 @@ def _now() -> datetime:
 
 
 def _apply(conn: Connection, call: repo.CallState, step: Step, key: str, twiml: str) -> None:
-    """Write one step: the new state (with the answer, for retries), events and the call's summary."""
-    st = step.state
-    values: dict[str, Any] = {
-        "flow_state": {**st.to_dict(), "_last": {"key": key, "twiml": twiml}},
-        "menu_path": list(st.path),
-    }
-    if st.outcome and st.outcome != call.outcome:
-        values["outcome"] = st.outcome
-    if step.action == "transfer" and step.skill:
-        values["skill"] = step.skill
-    if step.survey_score is not None:
-        values["survey_score"] = step.survey_score
-    if step.callback is not None:
-        repo.add_callback_request(conn, call.id, number=request.form.get("From", ""), skill=step.callback)
-    repo.save_step(conn, call.id, values, ((n.kind, n.node, n.detail) for n in step.notes), request_key=key)
+    """Write one step with its answer (for retries): `ivr.callstate.record_step`."""
+    record_step(conn, call, step, key, twiml=twiml, caller=request.form.get("From", ""))
 
 
-def _advance(kind: str, event_of: Any) -> Response:
-    """Shared body of /gather and /after: one flow step for this call, exactly once per request."""
+def advance(kind: str, event_of: Any) -> Response:
+    """One flow step for this call, exactly once per request: the body of /gather and /after, and
+    of the streams' redirect targets (``kind`` keys the request; ``event_of()`` makes its event)."""
     ctx = _ctx()
     sid = _call_sid()
     seq = _seq()
@@ -246,21 +228,14 @@ def _advance(kind: str, event_of: Any) -> Response:
             step = Step((restart, *step.say[1:]), step.state, step.action, step.gather, notes=step.notes)
         else:
             step = ctx.flow.step(state, event_of(), now=now)
-        twiml = render(step, urls=ctx.urls, voice=ctx.voice, agent_dial=ctx.agent_dial)
+        twiml = ctx.answer(step)
         _apply(conn, call, step, key, twiml)
     log.info("ivr: call %s step %s -> %s (%s)", sid, seq, step.node, step.action)
     return _xml(twiml)
 
 
 def _state_of(data: dict[str, Any] | None) -> State | None:
-    data = data or {}
-    if not data.get("node"):
-        return None
-    try:
-        state = State.from_dict(data)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return state if state.node in _ctx().flow.menu.nodes else None
+    return state_of(data, _ctx().flow.menu)
 
 
 @bp.post("/voice")
@@ -273,18 +248,18 @@ def voice() -> Response:
         call, created = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
         last = call.flow_state.get("_last") or {}
         if not created and last.get("twiml"):
-            return _xml(str(last["twiml"]))  # Twilio retried, or re-fetched the voice URL
+            return _xml(ctx.opened(str(last["twiml"]), sid))  # Twilio retried, or re-fetched the voice URL
         step = ctx.flow.step(None, Event("start"), now=_now())
-        twiml = render(step, urls=ctx.urls, voice=ctx.voice, agent_dial=ctx.agent_dial)
+        twiml = ctx.answer(step, opening=True)
         _apply(conn, call, step, key, twiml)
     log.info("ivr: call %s started", sid)
-    return _xml(twiml)
+    return _xml(ctx.opened(twiml, sid))
 
 
 @bp.post("/gather")
 def gather() -> Response:
     """The caller pressed keys, spoke, or stayed silent (actionOnEmptyResult)."""
-    return _advance("gather", _input_event)
+    return advance("gather", _input_event)
 
 
 @bp.post("/after")
@@ -295,7 +270,7 @@ def after() -> Response:
         status = request.form.get("DialCallStatus") or request.form.get("QueueResult") or "completed"
         return Event("transfer_end", text=status[:32])
 
-    return _advance("after", event)
+    return advance("after", event)
 
 
 @bp.post("/hold")
@@ -460,14 +435,20 @@ def _server_error(exc: Exception) -> Response:
     if request.path.rstrip("/").endswith(("/status", "/recording")):
         return Response("temporarily unavailable, retry\n", status=503, mimetype="text/plain")
     ctx = _ctx()
+    path, sid = request.path.rstrip("/"), request.form.get("CallSid", "")
+    opening = path == "/ivr/voice" and bool(SID_RE.match(sid))
+    stream = None
+    if ctx.streams and path in ("/ivr/voice", "/ivr/gather", "/ivr/after"):  # the answers a stream mode renders
+        stream = ctx.streams.spec(request.host_url, opening=opening)
     twiml = render_fallback(
         ctx.flow.msg("fallback"),
         ctx.flow.msg("recording_notice"),
         urls=ctx.urls,
         voice=ctx.voice,
         agent_dial=ctx.agent_dial,
+        stream=stream,
     )
-    return _xml(twiml)
+    return _xml(ctx.opened(twiml, sid) if opening else twiml)
 
 
 @bp.errorhandler(400)

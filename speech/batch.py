@@ -21,7 +21,8 @@ from typing import Any
 
 from speech.audio import AUDIO_SUFFIXES, AudioError
 from speech.redact import Policy, redact_transcript
-from speech.transcribe import Transcriber, build_transcriber, transcribe_file
+from speech.stt import Transcriber
+from speech.transcribe import build_transcriber, transcribe_file
 
 
 class BatchError(ValueError):

@@ -1,55 +1,17 @@
-"""Streaming recognition for the IVR's Media Streams layer: feed audio chunks, get partials/finals.
+"""Live audio into any streaming engine, in the framing telephony uses (μ-law or PCM chunks).
 
-Engine-agnostic: `StreamingRecognizer` drives any engine that can ``open_stream(rate, grammar)``
-(today Vosk). Twilio sends 20 ms frames of 8 kHz μ-law; `feed_mulaw` takes those directly.
-A grammar (list of phrases, e.g. the current menu's words) restricts what can be recognized.
+`StreamingRecognizer` is the one adapter over `speech.stt.SpeechStream`: it takes Twilio Media
+Streams payloads (8 kHz μ-law, 20 ms frames) as they come, converts them to PCM for the engine,
+counts the audio fed and refuses audio after `close`. Anything else (grammar, partials, finals)
+is the engine's stream as is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
 
 from speech.audio import ulaw_to_pcm
-from speech.types import Word
-
-Kind = Literal["partial", "final"]
-
-
-@dataclass(frozen=True)
-class StreamResult:
-    """A partial (may still change) or final (fixed) hypothesis; times are from stream start."""
-
-    kind: Kind
-    text: str
-    words: tuple[Word, ...] = ()
-
-    @property
-    def is_final(self) -> bool:
-        return self.kind == "final"
-
-    @property
-    def start(self) -> float | None:
-        return self.words[0].start if self.words else None
-
-    @property
-    def end(self) -> float | None:
-        return self.words[-1].end if self.words else None
-
-
-@runtime_checkable
-class RecognizerStream(Protocol):
-    """One live audio stream inside an engine (one recognizer per stream)."""
-
-    def accept(self, pcm: bytes) -> list[StreamResult]: ...
-    def finish(self) -> list[StreamResult]: ...
-    def set_grammar(self, phrases: Sequence[str] | None) -> None: ...
-
-
-@runtime_checkable
-class StreamingEngine(Protocol):
-    def open_stream(self, sample_rate: int, grammar: Sequence[str] | None = None) -> RecognizerStream: ...
+from speech.stt import StreamResult, Transcriber
 
 
 class StreamingRecognizer:
@@ -59,9 +21,9 @@ class StreamingRecognizer:
     only when their text changes. After `close` the stream takes no more audio.
     """
 
-    def __init__(self, engine: StreamingEngine, sample_rate: int = 8000, grammar: Sequence[str] | None = None):
+    def __init__(self, engine: Transcriber, sample_rate: int = 8000, grammar: Sequence[str] | None = None):
         self.sample_rate = sample_rate
-        self._stream = engine.open_stream(sample_rate, grammar)
+        self._stream = engine.stream(sample_rate, grammar)
         self._closed = False
         self.samples_fed = 0
 
@@ -84,7 +46,8 @@ class StreamingRecognizer:
         return self.feed_pcm(ulaw_to_pcm(data))
 
     def set_grammar(self, phrases: Sequence[str] | None) -> None:
-        """Switch the phrase list (e.g. the caller moved to another menu); None = free speech."""
+        """Switch the phrase list (e.g. the caller moved to another menu); None = free speech.
+        What was said under the old list and not yet final is dropped: it answered another question."""
         self._stream.set_grammar(phrases)
 
     def close(self) -> list[StreamResult]:

@@ -1,34 +1,21 @@
 """From a recording to a Transcript: decode, split the call's channels, recognize, merge by time.
 
-`Transcriber` is the one protocol every engine implements. `build_transcriber` is the factory the
-composition root (hotline/) calls with plain values from its settings; this package never
-imports hotline.
+Every engine is a `speech.stt.Transcriber` (batch and streaming sides, declared capabilities).
+`build_transcriber` is the factory the composition root (hotline/) calls with plain values from
+its settings; this package never imports hotline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import Any
 
 from speech.audio import Audio, decode, split_call
+from speech.stt import Transcriber
 from speech.types import Transcript, Utterance
 
 ENGINES = ("vosk", "whisper")
-
-
-@runtime_checkable
-class Transcriber(Protocol):
-    """Recognizes one channel of int16 PCM into utterances (times in seconds from its start)."""
-
-    name: str  # engine name, e.g. "vosk"
-    model: str  # model name, for the transcript's provenance
-    language: str
-    sample_rate: int  # the rate audio should be decoded to
-
-    def transcribe_pcm(self, samples: np.ndarray, rate: int, speaker: str = "unknown") -> list[Utterance]: ...
 
 
 def merge(channels: Iterable[list[Utterance]]) -> list[Utterance]:

@@ -53,7 +53,7 @@ def serve(host: str, port: int, threads: int, ws_port: int | None) -> None:
             port,
         )
     if ws_port != 0:  # waitress cannot carry WebSockets: /ivr/stream gets its own small server
-        from ivr.stream_ws import start_ws_server
+        from ivr.stream.transport import start_ws_server
 
         start_ws_server(app, host, ws_port or port + 1)
     waitress_serve(

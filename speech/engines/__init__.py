@@ -1,1 +1,1 @@
-"""Recognition engines behind `speech.transcribe.Transcriber`. Each imports its own library."""
+"""Recognition engines behind `speech.stt.Transcriber`. Each imports its own library."""

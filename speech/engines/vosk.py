@@ -3,6 +3,10 @@
 A model is loaded once per process from an explicit directory (cache keyed by resolved path;
 never ``Model(lang=...)``, which downloads) and shared by all recognizers; each stream gets its
 own ``KaldiRecognizer``. Long silences are skipped with a VAD before they reach the recognizer.
+
+One danger lives here: ``KaldiRecognizer.SetGrammar`` on a recognizer that has already been fed
+audio aborts the whole process (KaldiFatalError, not a Python exception). `VoskStream.set_grammar`
+therefore never calls it: a new grammar gets a new recognizer on the same model and clock.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 
 from speech.audio import speech_regions
 from speech.models import ModelError, looks_like_model
-from speech.stream import StreamResult
+from speech.stt import Capabilities, StreamResult
 from speech.types import Utterance, Word
 from zhtext.tokens import is_cjk, join_tokens
 
@@ -65,17 +69,18 @@ def grammar_json(phrases: Sequence[str], unk: bool = True) -> str:
     """Vosk grammar string. Han phrases without spaces are split into characters, which every
     Chinese Vosk vocabulary holds (whole words are often missing); "[unk]" lets anything else
     come out as no-match instead of being forced onto a phrase."""
-    out: list[str] = []
-    for ph in phrases:
-        ph = ph.strip()
-        if not ph:
-            continue
-        if " " not in ph and any(is_cjk(c) for c in ph):
-            ph = " ".join(_split_han(ph))
-        out.append(ph)
+    out = [" ".join(toks) for toks in map(grammar_tokens, phrases) if toks]
     if unk:
         out.append(UNK)
     return json.dumps(out, ensure_ascii=False)
+
+
+def grammar_tokens(phrase: str) -> list[str]:
+    """The words Vosk is given for one grammar phrase (Han without spaces: one per character)."""
+    phrase = phrase.strip()
+    if " " not in phrase and any(is_cjk(c) for c in phrase):
+        return _split_han(phrase)
+    return phrase.split()
 
 
 def _split_han(text: str) -> list[str]:
@@ -109,9 +114,12 @@ def parse_words(result_json: str, shift: float = 0.0) -> tuple[str, tuple[Word, 
 
 
 class VoskTranscriber:
-    """Batch and streaming recognition with one Vosk model."""
+    """Batch and streaming recognition with one Vosk model (a `speech.stt.Transcriber`)."""
 
     name = "vosk"
+    capabilities = Capabilities(
+        streaming=True, interim_results=True, grammar=True, word_times=True, word_confidence=True
+    )
 
     def __init__(
         self,
@@ -170,12 +178,25 @@ class VoskTranscriber:
         end = words[-1].end if words else shift
         out.append(Utterance(speaker, start, end, text, words))
 
-    def open_stream(self, sample_rate: int, grammar: Sequence[str] | None = None) -> VoskStream:
+    def stream(self, sample_rate: int, grammar: Sequence[str] | None = None) -> VoskStream:
         return VoskStream(self, sample_rate, grammar if grammar is not None else self.grammar)
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str] | None:
+        """Grammar tokens of ``phrases`` the model's vocabulary lacks (a Mandarin menu on a Korean
+        model: every character); None when this vosk cannot look words up."""
+        find = getattr(self._model, "vosk_model_find_word", None)
+        if find is None:
+            return None
+        missing: dict[str, None] = {}
+        for phrase in phrases:
+            for token in grammar_tokens(phrase):
+                if token != UNK and int(find(token)) < 0:
+                    missing[token] = None
+        return list(missing)
 
 
 class VoskStream:
-    """One live stream: one KaldiRecognizer; partials when the hypothesis changes."""
+    """One live stream: a KaldiRecognizer per grammar, one clock; partials when the hypothesis changes."""
 
     def __init__(self, owner: VoskTranscriber, rate: int, grammar: Sequence[str] | None) -> None:
         self._owner = owner
@@ -200,19 +221,19 @@ class VoskStream:
 
     def _final(self, result_json: str) -> list[StreamResult]:
         text, words = parse_words(result_json, self._offset)
-        return [StreamResult("final", text, words)] if text else []
+        confidence = min((w.conf for w in words), default=None)
+        return [StreamResult("final", text, words, confidence)] if text else []
 
     def finish(self) -> list[StreamResult]:
         self._last_partial = ""
         return self._final(self._rec.FinalResult())
 
     def set_grammar(self, phrases: Sequence[str] | None) -> None:
-        if phrases:
-            self._rec.SetGrammar(grammar_json(phrases))
-            self._has_grammar = True
-            return
-        if self._has_grammar:  # Vosk cannot drop a grammar: start a free recognizer, keep the clock
-            self._rec.FinalResult()
-            self._offset = self._fed / self._rate
-            self._rec = self._owner._recognizer(self._rate, None)
-            self._has_grammar = False
+        """A new recognizer on the same model and clock; speech pending under the old grammar is
+        dropped. Never ``SetGrammar`` on this one: after audio it aborts the process."""
+        if not phrases and not self._has_grammar:
+            return  # free speech already
+        self._offset = self._fed / self._rate
+        self._rec = self._owner._recognizer(self._rate, phrases or None)
+        self._has_grammar = bool(phrases)
+        self._last_partial = ""

@@ -14,6 +14,7 @@ on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 thr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from speech.audio import resample, speech_regions
 from speech.models import ModelError
+from speech.stt import Capabilities, SpeechStream, Unsupported
 from speech.types import Utterance, Word
 from zhtext.convert import to_simplified
 from zhtext.tokens import join_tokens
@@ -53,8 +55,13 @@ def load_model(model_dir: str | Path, threads: int = 1, compute_type: str = "flo
 
 
 class WhisperTranscriber:
+    """Batch recognition only (a `speech.stt.Transcriber` that declares ``streaming=False``)."""
+
     name = "whisper"
     sample_rate = 16000
+    capabilities = Capabilities(
+        streaming=False, interim_results=False, grammar=False, word_times=True, word_confidence=True
+    )
 
     def __init__(
         self,
@@ -101,6 +108,12 @@ class WhisperTranscriber:
         for s, e in self.windows(np.asarray(samples, dtype=np.int16), 16000):
             out.extend(self._decode(audio[s:e], s / 16000, e / 16000, speaker))
         return out
+
+    def stream(self, sample_rate: int, grammar: Sequence[str] | None = None) -> SpeechStream:
+        raise Unsupported("whisper decodes 30 s windows: no streaming (use the vosk engine for live audio)")
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str] | None:
+        return None  # an open vocabulary of subwords: nothing to look up
 
     def _decode(self, audio: np.ndarray, offset: float, limit: float, speaker: str) -> list[Utterance]:
         segments, _info = self._model.transcribe(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ivr.flow import Event, Step
-from ivr.twiml import render, render_fallback, render_hold
+from ivr.stream.signing import PARAMETERS, StreamAnswers, check_signature
+from ivr.twiml import StreamSpec, render, render_fallback, render_hold, sign_stream
 
 from .helpers import OPEN, flow, menu
 
@@ -84,6 +85,65 @@ def test_hold_and_fallback() -> None:
     assert [c.tag for c in hold] == ["Say", "Pause"]
     fb = ET.fromstring(render_fallback("抱歉", "录音提示"))
     assert [c.tag for c in fb][:2] == ["Say", "Say"] and fb.find("Enqueue") is not None
+
+
+# ------------------------------------------------------------------ Media Streams modes
+URL = "wss://ivr.example.com/ivr/stream"
+CALL = "CA" + "3" * 32
+
+
+def params_of(root: ET.Element) -> dict[str, str]:
+    return {p.get("name", ""): p.get("value", "") for p in root.iter("Parameter")}
+
+
+def test_mode1_first_answer_starts_the_stream_beside_a_keys_only_menu() -> None:
+    twiml = render(steps_for(), stream=StreamSpec("1", URL, PARAMETERS))
+    root = ET.fromstring(twiml)
+    assert [c.tag for c in root] == ["Start", "Gather", "Redirect"]
+    stream = root.find("Start/Stream")
+    assert stream is not None and stream.attrib == {"url": URL, "track": "inbound_track", "name": "nav"}
+    assert params_of(root) == dict.fromkeys(PARAMETERS, "")  # filled per response, never cached or stored
+    g = root[1]
+    assert g.get("input") == "dtmf"  # speech goes to our recognizer, not Twilio's
+    assert g.get("language") is None and g.get("speechTimeout") is None and g.get("hints") is None
+    assert g.get("action") == "/ivr/gather?s=1&n=main"
+    signed = ET.fromstring(StreamAnswers("1", "tok", URL).sign(twiml, CALL))
+    assert check_signature("tok", CALL, "1", params_of(signed), now=0) == ""
+
+
+def test_mode1_later_answers_listen_to_keys_and_stop_the_stream_on_leaving() -> None:
+    mode1 = StreamSpec("1")
+    menu_root = ET.fromstring(render(steps_for("5"), stream=mode1))
+    assert [c.tag for c in menu_root] == ["Gather", "Redirect"] and menu_root[0].get("input") == "dtmf"
+    for root in (
+        ET.fromstring(render(steps_for("0"), stream=mode1)),
+        ET.fromstring(render(steps_for("0"), agent_dial="+861012345678", stream=mode1)),
+        ET.fromstring(render(steps_for("2", "3", "9", "5"), stream=mode1)),
+        ET.fromstring(render_fallback("抱歉", "录音提示", stream=mode1)),
+    ):
+        assert root[0].tag == "Stop" and root.find("Stop/Stream").attrib == {"name": "nav"}  # type: ignore[union-attr]
+        assert root.find("Start/Stream") is None
+    # the keypad-only input is the mode's, not the step's: without a stream the menu still listens for speech
+    assert xml(steps_for("5"))[0].get("input") == "dtmf speech"
+
+
+def test_mode2_first_answer_connects_the_call_to_the_stream() -> None:
+    twiml = render(steps_for(), stream=StreamSpec("2", URL, PARAMETERS))
+    root = ET.fromstring(twiml)
+    assert [c.tag for c in root] == ["Connect", "Redirect"]
+    assert root.find("Connect/Stream").get("url") == URL  # type: ignore[union-attr]
+    assert root[1].text == "/ivr/fallback" and root[1].get("method") == "POST"  # a failed stream reaches an agent
+    assert "<Gather" not in twiml and "<Say" not in twiml  # the stream plays the menu
+    signed = sign_stream(twiml, {"mode": "2", "nonce": "n" * 24, "exp": "9", "sig": "<&>"})
+    assert params_of(ET.fromstring(signed)) == {"mode": "2", "nonce": "n" * 24, "exp": "9", "sig": "<&>"}
+
+
+def test_which_answers_a_mode_changes() -> None:
+    one, two = StreamAnswers("1", "tok"), StreamAnswers("2", "tok", URL)
+    assert one.spec("https://ivr.example.com/", opening=True) == StreamSpec("1", URL, PARAMETERS)
+    assert one.spec("https://ivr.example.com/", opening=False) == StreamSpec("1")
+    assert two.spec("http://other/", opening=True) == StreamSpec("2", URL, PARAMETERS)  # the configured URL
+    assert two.spec("http://other/", opening=False) is None  # after the stream: the usual answers
 
 
 CASES = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from speech.transcribe import Transcriber
+from speech.stt import Transcriber
 from tests.conftest import IN_CI, ROOT
 
 FIXTURES = ROOT / "audio_fixtures"

@@ -17,8 +17,9 @@ import pytest
 from speech.audio import decode, pcm_to_ulaw
 from speech.engines import vosk as vosk_engine
 from speech.models import ModelError
-from speech.stream import StreamingRecognizer, StreamResult
-from speech.transcribe import Transcriber, transcribe_file
+from speech.stream import StreamingRecognizer
+from speech.stt import StreamResult, Transcriber
+from speech.transcribe import transcribe_file
 from tests.speech.conftest import FIXTURES, GRAMMAR
 
 
@@ -147,7 +148,7 @@ def test_streaming_grammar_and_switch(vosk_free: Any) -> None:
 
 
 def test_stream_grammar_can_be_dropped_keeping_clock(vosk_free: Any) -> None:
-    eng = vosk_free.open_stream(8000, GRAMMAR)
+    eng = vosk_free.stream(8000, GRAMMAR)
     silence = np.zeros(8000, dtype=np.int16).tobytes()
     eng.accept(silence)
     eng.set_grammar(None)  # new free recognizer; times continue from 1 s

@@ -12,10 +12,12 @@ import pytest
 
 from ivr.flow import BACK_WORDS, REPEAT_WORDS, State
 from ivr.menu import Menu, load_menu
-from ivr.stream import SessionConfig, grammar_for, menu_vocabulary
-from ivr.stream_replay import RecordingRedirector
-from ivr.stream_ws import StreamHub, VoskFactory, report_vocabulary
-from tests.stream.conftest import MENU_PATH, TOKEN
+from ivr.stream.grammar import grammar_for, menu_vocabulary
+from ivr.stream.hub import StreamHub, report_vocabulary
+from ivr.stream.replay import RecordingRedirector
+from ivr.stream.session import SessionConfig
+from speech.stt import Transcriber
+from tests.ivr.stream.conftest import MENU_PATH, TOKEN
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +59,17 @@ def test_grammar_words_are_unique_and_clean(zh_menu: Menu) -> None:
 
 
 def test_korean_model_reports_chinese_words_oov(
-    zh_menu: Menu, ko_factory: VoskFactory, caplog: pytest.LogCaptureFixture
+    zh_menu: Menu, ko_engine: Transcriber, caplog: pytest.LogCaptureFixture
 ) -> None:
     from ivr.flow import Flow
 
-    hub = StreamHub(SessionConfig(flow=Flow(zh_menu), token=TOKEN), ko_factory, RecordingRedirector())
-    with caplog.at_level(logging.WARNING, logger="ivr.stream_ws"):
+    hub = StreamHub(SessionConfig(flow=Flow(zh_menu), token=TOKEN), ko_engine, RecordingRedirector())
+    with caplog.at_level(logging.WARNING, logger="ivr.stream"):
         missing = report_vocabulary(hub)
     assert missing is not None
     tokens = {c for w in menu_vocabulary(zh_menu) for c in w if "\u4e00" <= c <= "\u9fff"}
     assert tokens <= set(missing)  # Han phrases are split into characters; none is Korean
     assert all(t.isascii() for t in set(missing) - tokens)  # e.g. "plus" of PLUS会员
     assert "not in the speech model's vocabulary" in caplog.text
-    assert ko_factory.missing_words(["배송", "상담원", "환불 문의"]) == []
-    assert ko_factory.missing_words(["배송", "退款"]) == ["退", "款"]
+    assert ko_engine.missing_words(["배송", "상담원", "환불 문의"]) == []
+    assert ko_engine.missing_words(["배송", "退款"]) == ["退", "款"]

@@ -1,10 +1,8 @@
 """The stream layer inside the app: TwiML for each mode, the flask-sock route under a real
-werkzeug server, the redirect targets re-entering the webhooks' flow, Mode 2 state in the store,
-and real TTS prompt audio."""
+werkzeug server, the redirect targets re-entering the webhooks' flow, Mode 2 state in the store."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -15,11 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from hotline.settings import Secret, Settings
-from ivr.stream import check_signature
-from ivr.stream_replay import load_fixture, prepare, replay
-from ivr.stream_ws import TwilioRedirector
+from ivr.stream.adapters import TwilioRedirector
+from ivr.stream.replay import load_fixture, prepare, replay
+from ivr.stream.signing import check_signature
 from tests.ivr.helpers import SignedClient
-from tests.stream.conftest import STREAMS, TOKEN, FakeTwilioHttp, always_open, ko_model_dir, write_ko_menu
+from tests.ivr.stream.conftest import STREAMS, TOKEN, FakeTwilioHttp, always_open, ko_model_dir, write_ko_menu
 
 CALL = "CA" + "7" * 32
 ACCOUNT = "AC" + "7" * 32
@@ -49,7 +47,9 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any
     assert isinstance(hub.redirector, TwilioRedirector)
     http = FakeTwilioHttp()
     hub.redirector._client = http.client(ACCOUNT, TOKEN)
-    hub.factory()  # the start-up warm-up loads the model in the background; wait for it here
+    for warm_up in [t for t in threading.enumerate() if t.name == "stream-warm-up"]:
+        warm_up.join(180)  # the start-up work (model, Mode 2's prompts) runs in the background: wait for it here
+    hub.engine()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -75,6 +75,12 @@ def stream_params(twiml: str) -> dict[str, str]:
     return {p.attrib["name"]: p.attrib["value"] for p in ET.fromstring(twiml).iter("Parameter")}
 
 
+def stream_element(twiml: str) -> Any:
+    import xml.etree.ElementTree as ET
+
+    return next(ET.fromstring(twiml).iter("Stream"))
+
+
 def flow_state(app: Any, call: str) -> dict[str, Any]:
     from store import calls as repo
     from store.db import transaction
@@ -90,7 +96,8 @@ def test_mode1_end_to_end(served: tuple[Any, str, FakeTwilioHttp]) -> None:
     client = SignedClient(app.test_client())
     form = {"CallSid": CALL, "From": "+8613800000000"}
     voice = client.post("/ivr/voice", form).get_data(as_text=True)
-    assert '<Stream url="ws://localhost/ivr/stream"' in voice and 'track="inbound_track"' in voice
+    stream = stream_element(voice)
+    assert stream.get("url") == "ws://localhost/ivr/stream" and stream.get("track") == "inbound_track"
     params = stream_params(voice)
     assert params["mode"] == "1" and check_signature(TOKEN, CALL, "1", params, time.time()) == ""
     assert int(params["exp"]) <= time.time() + 60  # good for a minute: Twilio connects at once
@@ -131,6 +138,32 @@ def test_mode1_keys_still_work_and_transfer_stops_the_stream(served: tuple[Any, 
     twiml = client.post("/ivr/gather?s=2&n=logistics", {**form, "Digits": "1"}).get_data(as_text=True)
     assert "<Enqueue" in twiml and '<Stop><Stream name="nav" /></Stop>' in twiml
     assert twiml.index("<Stop>") < twiml.index("<Enqueue")
+
+
+@pytest.mark.parametrize("served", ["1", "2"], indirect=True)
+def test_a_failing_webhook_still_answers_for_the_mode(
+    served: tuple[Any, str, FakeTwilioHttp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TwiML is rendered for the mode in the first place (no hook rewrites it afterwards), the
+    apology-and-transfer of a failed webhook too: Mode 1 stops the stream before the agent, and a
+    new call's first answer still names a freshly signed stream."""
+    app, _, _ = served
+    mode = app.extensions["hotline"]["settings"].stream_mode
+    assert not [f for fs in app.after_request_funcs.values() for f in fs if f.__module__.startswith("ivr")]
+    client = SignedClient(app.test_client())
+    form = {"CallSid": CALL}
+    client.post("/ivr/voice", form)
+
+    def broken() -> Any:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr("ivr.webhooks._now", broken)
+    twiml = client.post("/ivr/gather?s=1&n=main", {**form, "Digits": "5"}).get_data(as_text=True)
+    assert "<Enqueue" in twiml and ('<Stop><Stream name="nav" /></Stop>' in twiml) == (mode == "1")
+    other = "CA" + "8" * 32
+    voice = client.post("/ivr/voice", {"CallSid": other}).get_data(as_text=True)
+    assert check_signature(TOKEN, other, mode, stream_params(voice), time.time()) == ""
+    assert ("<Connect>" in voice) == (mode == "2") and ("<Enqueue" in voice) == (mode == "1")
 
 
 @pytest.mark.parametrize("served", ["1"], indirect=True)
@@ -208,88 +241,3 @@ def test_plain_http_to_the_socket_path_is_a_clear_4xx(served: tuple[Any, str, Fa
     app, _, _ = served
     r = app.test_client().get("/ivr/stream")
     assert r.status_code == 400 and "WebSocket" in r.get_data(as_text=True)
-
-
-def test_prompt_audio_rendered_once_and_cached(tmp_path: Path) -> None:
-    from ivr.prompts_audio import PromptAudio
-
-    p = PromptAudio(tmp_path / "cache")
-    text = "您好，欢迎致电京东客服热线。"
-    audio = p.audio(text)
-    assert 8000 < len(audio) < 8000 * 10  # seconds of 8 kHz μ-law, one byte a sample
-    assert len(set(audio)) > 50  # speech, not silence
-    assert p.rendered == 1 and list((tmp_path / "cache").glob("*.ul"))
-    assert p.audio(text) == audio and p.rendered == 1
-    again = PromptAudio(tmp_path / "cache")  # another process: the file cache
-    assert again.audio(text) == audio and again.rendered == 0
-    rec = tmp_path / "recorded"
-    rec.mkdir()
-    (rec / f"{p.key(text)}.ul").write_bytes(b"")  # unreadable "recording": ffmpeg error is reported
-    from ivr.prompts_audio import PromptAudioError
-
-    with pytest.raises(PromptAudioError):
-        PromptAudio(tmp_path / "c2", recorded_dir=rec).audio(text)
-    broken = PromptAudio(tmp_path / "c3", command="false {text}")
-    with pytest.raises(PromptAudioError, match="'false'"):
-        broken.audio(text)
-    assert not re.search(text, str(PromptAudioError))
-
-
-def test_recorded_prompt_replaces_the_tts_one(tmp_path: Path) -> None:
-    from ivr.prompts_audio import PromptAudio, key, to_ulaw
-
-    text = "您好，欢迎致电京东客服热线。"
-    rec = tmp_path / "recorded"
-    rec.mkdir()
-    recording = (Path(__file__).parents[2] / "audio_fixtures" / "ko_delivery_16k.wav").read_bytes()
-    (rec / f"{key(text, 'false {text}')}.wav").write_bytes(recording)
-    # the TTS command would fail: the recording is used, converted to 8 kHz μ-law, nothing rendered
-    p = PromptAudio(tmp_path / "cache", command="false {text}", recorded_dir=rec)
-    audio = p.audio(text)
-    assert audio == to_ulaw(recording) and p.rendered == 0
-    assert abs(len(audio) - len(recording[44:]) // 4) < 400  # 16 kHz 16-bit -> 8 kHz 8-bit: a quarter
-    with pytest.raises(Exception, match="'false'"):
-        p.audio("另一句提示。")  # no recording for this one: the (broken) TTS is asked
-
-
-def test_the_tts_command_is_configurable(tmp_path: Path) -> None:
-    from ivr.prompts_audio import PromptAudio
-
-    text = "您好，欢迎致电京东客服热线。"
-    default = PromptAudio(tmp_path / "cache")
-    slow = PromptAudio(tmp_path / "cache", command="espeak-ng -v cmn-latn-pinyin -s 120 --stdout {text}")
-    assert default.key(text) != slow.key(text)  # a changed voice renders again, into the same cache
-    a, b = default.audio(text), slow.audio(text)
-    assert default.rendered == 1 and slow.rendered == 1
-    assert len(b) > len(a) * 1.4  # 120 words a minute instead of 220: the command really ran
-    assert len(list((tmp_path / "cache").glob("*.ul"))) == 2
-
-
-def test_read_backs_of_caller_data_are_never_cached(tmp_path: Path) -> None:
-    from ivr.flow import Flow, spell_digits
-    from ivr.menu import load_menu
-    from ivr.prompts_audio import PromptAudio, prompt_texts
-    from tests.stream.conftest import MENU_PATH
-
-    flow = Flow(load_menu(MENU_PATH))
-    texts = prompt_texts(flow)
-    assert flow.msg("welcome") in texts and flow.menu.node("logistics").short in texts
-    assert flow.msg("confirm", label=flow.menu.node("payment.refund").label) in texts  # asked at call time
-    assert not [t for t in texts if "{" in t]
-    p = PromptAudio(tmp_path / "cache")
-    p.remember(texts[:1])
-    readback = flow.msg("readback", digits=spell_digits("20261123"))
-    assert len(p.audio(readback)) > 8000 and p.audio(texts[0]) and p.audio(readback)
-    assert len(list((tmp_path / "cache").glob("*.ul"))) == 1  # the welcome only: no order number on disk
-    assert p.rendered == 3  # the read-back was rendered each time it was asked for
-
-
-def test_prompt_keys_are_listed_for_recordings(capsys: pytest.CaptureFixture[str]) -> None:
-    from ivr.prompts_audio import DEFAULT_TTS, key, main
-    from tests.stream.conftest import MENU_PATH
-
-    assert main([str(MENU_PATH)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    welcome = "您好，欢迎致电京东客服热线。"
-    assert f"{key(welcome, DEFAULT_TTS)}.wav\t{welcome}" in lines
-    assert len(lines) > 50 and all(line.split("\t")[0].endswith(".wav") for line in lines)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from ivr.stream_ws import TwilioRedirector
-from tests.stream.conftest import TOKEN, FakeTwilioHttp
+from ivr.stream.adapters import TwilioRedirector
+from tests.ivr.stream.conftest import TOKEN, FakeTwilioHttp
 
 ACCOUNT = "AC" + "a" * 32
 CALL = "CA" + "b" * 32
@@ -65,7 +65,7 @@ def test_a_call_that_already_ended_raises_for_the_worker_to_log() -> None:
 
 def test_without_account_or_public_url_nothing_is_sent(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeTwilioClient()
-    with caplog.at_level(logging.ERROR, logger="ivr.stream_ws"):
+    with caplog.at_level(logging.ERROR, logger="ivr.stream"):
         TwilioRedirector("", TOKEN, "https://ivr.example.com", client=fake).redirect(CALL, TARGET)
         TwilioRedirector(ACCOUNT, TOKEN, "", client=fake).redirect(CALL, TARGET)
     assert fake.updates == []

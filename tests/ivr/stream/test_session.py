@@ -9,22 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ivr.flow import Flow, State
-from ivr.stream import (
-    Close,
-    Heard,
-    Ignored,
-    MediaStreamSession,
-    Play,
-    Recognize,
-    Redirect,
-    Send,
-    SessionConfig,
-    SetGrammar,
-    StepTaken,
-    stream_parameters,
-    stream_signature,
-)
-from tests.stream.conftest import NOW, TOKEN
+from ivr.stream.actions import Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
+from ivr.stream.session import MediaStreamSession, SessionConfig
+from ivr.stream.signing import stream_parameters, stream_signature
+from speech.stt import StreamResult
+from tests.ivr.stream.conftest import NOW, TOKEN
 
 CALL = "CA" + "1" * 32
 STREAM = "MZ" + "1" * 32
@@ -56,6 +45,14 @@ def dtmf(digit: str) -> dict[str, Any]:
 
 def mark(name: str) -> dict[str, Any]:
     return {"event": "mark", "streamSid": STREAM, "mark": {"name": name}}
+
+
+def final(text: str, confidence: float | None = None) -> StreamResult:
+    return StreamResult("final", text, confidence=confidence)
+
+
+def partial(text: str) -> StreamResult:
+    return StreamResult("partial", text)
 
 
 def session(flow: Flow, **kw: Any) -> MediaStreamSession:
@@ -232,7 +229,7 @@ def test_mode1_grammar_follows_the_node(ko_flow: Flow) -> None:
 
 def test_mode1_confident_final_redirects(ko_flow: Flow) -> None:
     s = mode1(ko_flow)
-    acts = s.recognized([Heard("배송", final=True, confidence=0.93)], 1500)
+    acts = s.recognized([final("배송", 0.93)], 1500)
     assert len(acts) == 1 and isinstance(acts[0], Redirect)
     assert acts[0].call_sid == CALL
     q = query(acts[0].url)
@@ -242,22 +239,22 @@ def test_mode1_confident_final_redirects(ko_flow: Flow) -> None:
     step = ko_flow.step(State(node="main", seq=3), _speech(q), now=NOW)
     assert step.node == "logistics"
     # waiting for the webhooks to move the call: no second redirect for more speech
-    assert s.recognized([Heard("상담원", final=True, confidence=1.0)], 2500) == []
+    assert s.recognized([final("상담원", 1.0)], 2500) == []
     assert s.set_state(State(node="logistics", seq=4))  # new grammar, listening again
-    assert isinstance(s.recognized([Heard("상담원", final=True, confidence=1.0)], 3500)[0], Redirect)
+    assert isinstance(s.recognized([final("상담원", 1.0)], 3500)[0], Redirect)
 
 
 def test_mode1_lost_redirect_listens_again(ko_flow: Flow) -> None:
     s = mode1(ko_flow)
-    assert isinstance(s.recognized([Heard("배송", final=True, confidence=0.9)], 1500)[0], Redirect)
-    assert s.recognized([Heard("배송", final=True, confidence=0.9)], 3000) == []  # waiting for the call to move
-    again = s.recognized([Heard("배송", final=True, confidence=0.9)], 1500 + 4000)  # it never moved
+    assert isinstance(s.recognized([final("배송", 0.9)], 1500)[0], Redirect)
+    assert s.recognized([final("배송", 0.9)], 3000) == []  # waiting for the call to move
+    again = s.recognized([final("배송", 0.9)], 1500 + 4000)  # it never moved
     assert again and isinstance(again[0], Redirect)
 
 
 def test_mode1_low_confidence_asks_to_confirm(ko_flow: Flow) -> None:
     s = mode1(ko_flow)
-    acts = s.recognized([Heard("배송", final=True, confidence=0.3)], 1500)
+    acts = s.recognized([final("배송", 0.3)], 1500)
     assert isinstance(acts[0], Redirect)
     q = query(acts[0].url)
     step = ko_flow.step(State(node="main", seq=3), _speech(q), now=NOW)
@@ -266,20 +263,20 @@ def test_mode1_low_confidence_asks_to_confirm(ko_flow: Flow) -> None:
 
 def test_mode1_stable_partial_decides_before_the_final(ko_flow: Flow) -> None:
     s = mode1(ko_flow)
-    assert s.recognized([Heard("배송", final=False)], 1000) == []
+    assert s.recognized([partial("배송")], 1000) == []
     assert s.recognized([], 1100) == []  # not stable long enough
     acts = s.recognized([], 1000 + 240)
     assert len(acts) == 1 and isinstance(acts[0], Redirect)
     assert "c" not in query(acts[0].url)
-    assert s.recognized([Heard("배송", final=True, confidence=0.9)], 1600) == []  # same request, once
+    assert s.recognized([final("배송", 0.9)], 1600) == []  # same request, once
 
 
 def test_mode1_no_match_and_silence_do_not_interrupt(ko_flow: Flow) -> None:
     s = mode1(ko_flow)
-    assert s.recognized([Heard("", final=True)], 1000) == []
-    assert s.recognized([Heard("조회", final=False)], 1100) == []
+    assert s.recognized([final("")], 1000) == []
+    assert s.recognized([partial("조회")], 1100) == []
     assert s.recognized([], 2000) == []
-    assert s.recognized([Heard("조회", final=True, confidence=1.0)], 2100) == []
+    assert s.recognized([final("조회", 1.0)], 2100) == []
     for ts in range(0, 5000, 20):
         s.handle(media(ts))
     assert s.decisions == 0
@@ -319,9 +316,9 @@ def test_mode2_keypress_during_prompt_barges_in(ko_flow: Flow) -> None:
 
 def test_mode2_speech_during_prompt_barges_in_then_routes(ko_flow: Flow) -> None:
     s, _ = mode2(ko_flow)
-    acts = s.recognized([Heard("배송", final=False)], 400)
+    acts = s.recognized([partial("배송")], 400)
     assert acts == [Send({"event": "clear", "streamSid": STREAM})]
-    acts = s.recognized([Heard("배송", final=True, confidence=0.95)], 900)
+    acts = s.recognized([final("배송", 0.95)], 900)
     taken = [a for a in acts if isinstance(a, StepTaken)]
     assert taken[0].step.node == "logistics"
 

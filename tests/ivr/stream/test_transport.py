@@ -7,14 +7,16 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from ivr.flow import Event, Flow, State
-from ivr.stream_replay import load_fixture, prepare, replay
-from ivr.stream_ws import VoskFactory
-from tests.stream.conftest import NOW, STREAMS, TOKEN, Server, SlowFactory
+from ivr.stream.replay import load_fixture, prepare, replay
+from speech.stt import Transcriber
+from tests.ivr.stream.conftest import NOW, STREAMS, TOKEN, Server, SlowEngine
 
 SPEED = 2.0  # twice real time: the recognizer still keeps up, tests stay short
 
@@ -156,7 +158,7 @@ def test_fifty_concurrent_streams(ws_server: Server) -> None:
     Callers wait (up to 5 s) for the menu to react before hanging up, as callers do; the
     latency under this load is the benchmark's business, not this test's.
     """
-    ws_server.hub._factory = counting = SlowFactory(ws_server.hub.factory(), delay=0.0)  # counts recognizers
+    ws_server.hub._engine = counting = SlowEngine(ws_server.hub.engine(), delay=0.0)  # counts recognizers
     fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
     calls = [sid(100 + i) for i in range(50)]
     frames = sum(1 for m in fx.messages if m["event"] == "media")
@@ -182,7 +184,7 @@ def test_fifty_concurrent_streams(ws_server: Server) -> None:
 
 
 def test_slow_recognizer_neither_drops_audio_nor_blocks_other_calls(ws_server: Server) -> None:
-    ws_server.hub._factory = slow = SlowFactory(ws_server.hub.factory(), delay=0.25)  # 100 ms chunks: 2.5x too slow
+    ws_server.hub._engine = slow = SlowEngine(ws_server.hub.engine(), delay=0.25)  # 100 ms chunks: 2.5x too slow
     fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
     frames = sum(1 for m in fx.messages if m["event"] == "media")
     slow_call, fast_call = sid(20), sid(21)
@@ -214,15 +216,16 @@ def test_failing_redirect_is_logged_and_the_stream_goes_on(ws_server: Server) ->
     assert wait_for(lambda: ws_server.hub.stats.get("closed:stop") == 1)
 
 
-def test_one_model_per_process(ko_factory: VoskFactory) -> None:
-    from tests.stream.conftest import ko_model_dir
+def test_one_model_per_process(ko_engine: Transcriber, tmp_path: Path) -> None:
+    from ivr.stream.adapters import load_engine
+    from tests.ivr.stream.conftest import ko_model_dir
 
-    other = VoskFactory(str(ko_model_dir()))  # a second hub in the same process
-    assert other.engine._model is ko_factory.engine._model
-    a, b = other.open(["배송"]), ko_factory.open(["상담원"])
-    assert a is not b  # but each stream has its own recognizer
-    a.close()
-    b.close()
+    other: Any = load_engine(str(ko_model_dir()), tmp_path)  # a second hub in the same process
+    assert other._model is ko_engine._model
+    a, b = other.stream(8000, ["배송"]), ko_engine.stream(8000, ["상담원"])
+    assert a is not b and a._rec is not b._rec  # but each stream has its own recognizer
+    a.finish()
+    b.finish()
 
 
 # --------------------------------------------------------------- who may hold a socket

@@ -9,19 +9,20 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 
-from ivr.stream_replay import load_fixture, prepare, replay
+from ivr.stream.replay import load_fixture, prepare, replay
 from tests.conftest import ROOT
 from tests.ivr.helpers import sign
-from tests.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, write_ko_menu
+from tests.ivr.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, write_ko_menu
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 CALL = "CA" + "5" * 32
@@ -36,12 +37,24 @@ def free_port() -> int:
 
 @dataclass
 class Served:
-    """A running `hotline serve`: its URLs, environment and, once stopped, its log."""
+    """A running `hotline serve`: its URLs, environment and its log (complete once stopped)."""
 
     base: str
     env: dict[str, str]
     proc: subprocess.Popen[str]
-    out: str = ""
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def out(self) -> str:
+        return "".join(self.lines)
+
+    def logged(self, text: str, timeout: float = 120) -> None:
+        """Wait until the log says ``text`` (the start-up work happens in the background, and
+        takes longer on a loaded machine than on an idle one)."""
+        end = time.monotonic() + timeout
+        while text not in self.out:
+            assert time.monotonic() < end and self.proc.poll() is None, self.out[-3000:]
+            time.sleep(0.1)
 
     def voice(self) -> requests.Response:
         """The call's first webhook, signed."""
@@ -73,6 +86,10 @@ def serve(tmp_path: Path, mode: str, **extra: str) -> Iterator[Served]:
     cmd = [HOTLINE, "serve", "--port", str(port), "--ws-port", str(ws_port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     served = Served(base, env, proc)
+    out = proc.stdout
+    assert out is not None
+    reader = threading.Thread(target=lambda: served.lines.extend(out), daemon=True)  # line by line, as it comes
+    reader.start()
     try:
         for _ in range(200):
             try:
@@ -83,7 +100,8 @@ def serve(tmp_path: Path, mode: str, **extra: str) -> Iterator[Served]:
         yield served
     finally:
         proc.terminate()
-        served.out, _ = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+        reader.join(10)
 
 
 def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
@@ -91,7 +109,7 @@ def test_serve_runs_the_stream_server_beside_waitress(tmp_path: Path) -> None:
         r = srv.voice()
         ws_url = srv.env["HOTLINE_STREAM_URL"]
         assert r.status_code == 200 and f'url="{ws_url}"' in r.text
-        time.sleep(4)  # the model loads in the background at start-up (~3 s)
+        srv.logged("grammar tokens are not in the speech model's vocabulary")  # the model is loaded
         fx = load_fixture(STREAMS / "ko_delivery_mode1.jsonl")
         res = replay(ws_url, prepare(fx.messages, TOKEN, call_sid=CALL), speed=2.0)
         assert res.sent == len(fx.messages)
@@ -111,7 +129,7 @@ def test_serve_mode2_plays_real_prompts_and_transfers(tmp_path: Path) -> None:
     with serve(tmp_path, "2", HOTLINE_HOURS_PATH=str(always_open(tmp_path / "hours.yaml"))) as srv:
         r = srv.voice()
         assert r.status_code == 200 and "<Connect><Stream" in r.text
-        time.sleep(4)  # the model loads in the background at start-up
+        srv.logged("prompts rendered or found in the cache")  # the model and the prompts, at start-up
         fx = load_fixture(STREAMS / "keypress_mode2.jsonl")
         msgs = prepare(fx.messages, TOKEN, call_sid=CALL)
         for m in msgs:

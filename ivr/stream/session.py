@@ -1,13 +1,17 @@
 """Twilio Media Streams as a pure session: ``handle(message) -> actions``. No sockets, no threads.
 
+This is the protocol side of the stream (pipecat would call it the serializer): Twilio's JSON
+messages in, our decisions and outgoing messages out. `ivr.stream.transport` carries it over a
+socket, `ivr.stream.hub` runs the recognizer and the effects.
+
 Twilio opens a WebSocket per call and sends ``connected``, ``start``, ``media`` (base64 μ-law,
 8 kHz, 20 ms), ``dtmf`` (bidirectional streams only), ``mark`` and ``stop``. The session checks
 the stream is ours (signed custom parameters: call, mode, a one-time nonce, an expiry), hands
 caller audio to a recognizer through `Recognize` actions, and turns what was heard into the
-same `ivr.flow` steps the webhooks take. The socket layer (`ivr.stream_ws`) carries the actions
-out: it owns sockets, threads, Vosk, Twilio's REST client and which nonces and calls are in
-use. Time is the stream's own clock (media timestamps), so a replayed stream gives the same
-actions every time.
+same `ivr.flow` steps the webhooks take. The layers below carry the actions out: they own
+sockets, threads, the recognizer, Twilio's REST client and which nonces and calls are in use.
+Time is the stream's own clock (media timestamps), so a replayed stream gives the same actions
+every time.
 
 Two modes, chosen by the ``mode`` custom parameter:
 - ``"1"``: alongside TwiML (``<Start><Stream>`` + ``<Gather input="dtmf">``). The webhooks own
@@ -23,192 +27,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
-import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ivr.flow import BACK_WORDS, MAIN_WORDS, REPEAT_WORDS, Event, Flow, State, Step
-from ivr.menu import Menu
+from ivr.flow import Event, Flow, State, Step
+from ivr.stream.actions import Action, Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
+from ivr.stream.grammar import grammar_for
+from ivr.stream.signing import check_signature
+from speech.stt import StreamResult
 
 SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
-NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-SIG_TTL_S = 60  # a stream must say ``start`` this long after our TwiML named it (Twilio: a second or two)
 FRAME_MS = 20  # Twilio sends 20 ms of 8 kHz μ-law per media message
 MEDIA_FORMAT = ("audio/x-mulaw", 8000, 1)
 SPEECH_URL = "/ivr/stream/speech"  # Mode 1: a recognized request enters the webhooks' flow here
 RESUME_URL = "/ivr/stream/resume"  # Mode 2: the call leaves the stream (transfer, goodbye)
-UNK = "[unk]"
-
-
-# ------------------------------------------------------------------ actions
-@dataclass(frozen=True)
-class Send:
-    """A message to Twilio on this socket (bidirectional streams: media, mark, clear)."""
-
-    message: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Recognize:
-    """Caller audio (μ-law bytes) for this stream's recognizer, in order, never dropped."""
-
-    audio: bytes
-
-
-@dataclass(frozen=True)
-class SetGrammar:
-    phrases: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Play:
-    """Mode 2: say these texts as audio, then send mark ``mark`` (it comes back when played)."""
-
-    texts: tuple[str, ...]
-    mark: str
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """Move the live call to this URL (relative to the public base) via Twilio's REST API."""
-
-    call_sid: str
-    url: str
-
-
-@dataclass(frozen=True)
-class StepTaken:
-    """Mode 2: the flow took a step; the web layer stores state and events (before a Redirect)."""
-
-    call_sid: str
-    step: Step
-
-
-@dataclass(frozen=True)
-class Close:
-    """End this stream: ``reason`` is "stop", "auth", "expired", "mode", "replay", "busy", "no-start",
-    "format", "track", "malformed"."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """A message that was not acted on (malformed, wrong track, out of order): counted and logged."""
-
-    reason: str
-
-
-Action = Send | Recognize | SetGrammar | Play | Redirect | StepTaken | Close | Ignored
-
-
-@dataclass(frozen=True)
-class Heard:
-    """A recognizer hypothesis: ``final`` or a partial that may still change."""
-
-    text: str
-    final: bool
-    confidence: float | None = None
-
-
-# ------------------------------------------------------------------ auth
-def stream_signature(token: str, call_sid: str, mode: str, nonce: str, expires: int) -> str:
-    """The ``sig`` custom parameter: HMAC-SHA256 of "<callSid>:<mode>:<nonce>:<expires>" with the
-    Twilio auth token. Only a server holding the token can make it; it names one call, one mode,
-    one stream (the nonce is accepted once) and a deadline (unix seconds) for that stream's ``start``.
-    """
-    msg = f"{call_sid}:{mode}:{nonce}:{expires}"
-    return hmac.new(token.encode(), msg.encode(), hashlib.sha256).hexdigest()
-
-
-def stream_parameters(
-    token: str, call_sid: str, mode: str, *, ttl_s: int = SIG_TTL_S, now: float | None = None, nonce: str = ""
-) -> dict[str, str]:
-    """The ``<Parameter>``s our TwiML gives one stream (Twilio echoes them in ``start.customParameters``:
-    a stream URL cannot carry a query string): mode, a fresh nonce, the expiry and their signature."""
-    nonce = nonce or secrets.token_urlsafe(18)
-    expires = int((time.time() if now is None else now) + ttl_s)
-    sig = stream_signature(token, call_sid, mode, nonce, expires)
-    return {"mode": mode, "nonce": nonce, "exp": str(expires), "sig": sig}
-
-
-def check_signature(token: str, call_sid: str, mode: str, params: Mapping[str, Any], now: float) -> str:
-    """Why these custom parameters do not open a stream of ``call_sid`` in ``mode``: "auth" (no,
-    malformed or wrong signature), "expired" (signed by us, too late); "" when they do."""
-    nonce, exp, sig = (str(params.get(k, "")) for k in ("nonce", "exp", "sig"))
-    if not token or not NONCE_RE.match(nonce) or not (exp.isascii() and exp.isdigit()) or len(exp) > 12:
-        return "auth"
-    if not hmac.compare_digest(stream_signature(token, call_sid, mode, nonce, int(exp)), sig):
-        return "auth"
-    return "expired" if int(exp) < now else ""
-
-
-# ------------------------------------------------------------------ grammar
-def nav_words() -> tuple[str, ...]:
-    """Words the flow handles at every menu (repeat, back, main menu)."""
-    return (*REPEAT_WORDS, *BACK_WORDS, *MAIN_WORDS)
-
-
-def grammar_for(menu: Menu, state: State | None) -> tuple[str, ...]:
-    """Phrases a caller can usefully say at this point (``[unk]`` is added by the engine).
-
-    At a menu: keywords and labels of everything below it (the router searches that first),
-    the agent's words, and the navigation words. Confirming or at a callback offer: yes/no.
-    """
-    if state is None:
-        return ()
-    node = menu.nodes.get(state.node)
-    if node is None:
-        return ()
-    if state.phase in ("confirm",) or node.kind == "callback":
-        return _uniq((*menu.yes_words, *menu.no_words))
-    if state.phase == "clarify":
-        return _uniq(w for o in state.options if o in menu.nodes for w in _words(menu, o))
-    if node.kind not in ("menu", "info"):
-        return ()
-    scope = node.id if node.kind == "menu" else menu.parent(node.id)
-    words: list[str] = []
-    for n in menu.descendants(scope):
-        words.extend(_words(menu, n.id))
-    words.extend(_words(menu, menu.agent_node))
-    words.extend(nav_words())
-    return _uniq(words)
-
-
-def menu_vocabulary(menu: Menu) -> tuple[str, ...]:
-    """Every phrase any grammar of this menu can contain (for the start-up OOV report)."""
-    words: list[str] = [*nav_words(), *menu.yes_words, *menu.no_words]
-    for nid in menu.nodes:
-        words.extend(_words(menu, nid))
-    return _uniq(words)
-
-
-def _words(menu: Menu, node_id: str) -> list[str]:
-    node = menu.nodes[node_id]
-    return [*node.keywords, node.label] if node.keywords else []
-
-
-def _uniq(words: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(w.strip() for w in words if w and w.strip()))
-
-
-def out_of_vocabulary(
-    phrases: Iterable[str], has_word: Callable[[str], bool], split: Callable[[str], list[str]]
-) -> list[str]:
-    """Tokens of ``phrases`` the model cannot recognize (``split`` gives the engine's tokens)."""
-    missing: dict[str, None] = {}
-    for ph in phrases:
-        for tok in split(ph):
-            if tok != UNK and not has_word(tok):
-                missing[tok] = None
-    return list(missing)
 
 
 # ------------------------------------------------------------------ the session
@@ -296,7 +133,7 @@ class MediaStreamSession:
             return [Close("stop")]
         return self._ignore(f"event {event[:16]}")
 
-    def recognized(self, results: Sequence[Heard], at_ms: int) -> list[Action]:
+    def recognized(self, results: Sequence[StreamResult], at_ms: int) -> list[Action]:
         """What the recognizer made of the audio up to stream time ``at_ms`` (called after each chunk)."""
         if self.closed or not self.started:
             return []
@@ -419,12 +256,12 @@ class MediaStreamSession:
         return []
 
     # -- recognition ----------------------------------------------------
-    def _heard(self, r: Heard) -> list[Action]:
+    def _heard(self, r: StreamResult) -> list[Action]:
         text = r.text.strip()
         out: list[Action] = []
         if text and self.mode == "2":
             out.extend(self._barge_in())
-        if not r.final:
+        if not r.is_final:
             if text != self._partial:
                 self._partial, self._partial_since = text, self.heard_ms
             return out

@@ -4,7 +4,7 @@ Plays the part of Twilio: sends ``connected``/``start``/``media``/``dtmf``/``sto
 stream's pace (or faster), signs ``start`` with the server's token, plays back what the
 server sends on a bidirectional stream (media queued for playing, ``mark`` echoed once the
 audio before it has played, everything pending dropped on ``clear``) and records it all.
-Used by tests/stream and benchmarks/stream_latency.py.
+Used by tests/ivr/stream and benchmarks/stream_latency.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.stream import stream_parameters
+from ivr.stream.signing import stream_parameters
 
 
 @dataclass
