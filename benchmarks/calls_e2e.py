@@ -270,6 +270,25 @@ def summarise(calls: Sequence[CallFigures]) -> dict[str, Any]:
             row["audio_lower" if va < vt else "audio_higher"] += 1
             row["calls"].append(c.call)
     out["agreement"] = agree / total if total else 1.0
+    # 待人工确认 marks (qa.uncertain) on the audio side: how many, and on items that (dis)agree
+    marked = [
+        (c.call, iid, item_agrees(a, c.items_text[iid]))
+        for c in calls
+        for iid, a in c.items_audio.items()
+        if a.get("review")
+    ]
+    reasons: dict[str, int] = {}
+    for c in calls:
+        for a in c.items_audio.values():
+            for m in (a.get("review") or {}).get("marks", []):
+                reasons[m["reason"]] = reasons.get(m["reason"], 0) + 1
+    out["review"] = {
+        "calls_marked": len({call for call, _, _ in marked}),
+        "items_marked": len(marked),
+        "marked_disagreeing": sum(1 for _, _, ok in marked if not ok),
+        "disagreeing_items": total - agree,
+        "marks_by_reason": reasons,
+    }
     out["items"] = items
     out["targets"] = {
         "mean_abs_diff": (out["mean_abs_diff"], out["mean_abs_diff"] <= TARGETS["mean_abs_diff"]),
@@ -302,6 +321,9 @@ def format_report(calls: Sequence[CallFigures], s: Mapping[str, Any]) -> str:
         f"|audio - text| mean {s['mean_abs_diff']:.2f}, worst {s['worst_abs_diff']:.2f}; "
         f"bias (mean audio - text) {s['bias']:+.2f}; audio < text on {s['audio_lower']} of {s['calls']} calls",
         f"item agreement {s['agreement']:.3f} (both N/A, or values within {AGREE_TOLERANCE:.0%} of the item's max)",
+        f"待人工确认 (audio side): {s['review']['items_marked']} items on {s['review']['calls_marked']} calls, "
+        f"{s['review']['marked_disagreeing']} of them on items that disagree (of {s['review']['disagreeing_items']} "
+        f"disagreeing); marks by reason {s['review']['marks_by_reason']}",
         "",
         "item                 agree disagree  N/A-mismatch  audio<text  audio>text  points(audio-text)  calls",
     ]

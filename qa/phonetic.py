@@ -1,15 +1,21 @@
 """Phrase evidence that survives recognition errors: script phrases matched on pronunciation.
 
-A recognizer that mishears 咨询 as 自行 or 核实 as 核食 writes other characters for nearly the same
-sounds, and an exact match then costs the agent a whole item. Here a phrase also matches a stretch
-of a turn whose toneless pinyin (pypinyin) is within a small edit distance of the phrase's: a
-syllable substitution costs 1, or ``near_cost`` between syllables telephone audio blurs (zh/z, ch/c,
-sh/s, n/l, -ng/-n), an inserted or dropped syllable 1. A phrase of ``m`` syllables may cost at most
-``floor(tolerance * m)``; phrases shorter than ``min_syllables`` match only on characters (a lone 请
-would otherwise hit every 情/清). Pure: text in, hits out, in the compact coordinates of qa.text.
+A recognizer that mishears 咨询 as 自行, 或 as 获 or 订单 as 定单 writes other characters for (nearly)
+the same sounds, and an exact match then costs the agent a whole item. Here a phrase also matches a
+stretch of a turn whose toneless pinyin (each character's first reading in pypinyin's table, so a
+character sounds the same in phrase and text) is within a small edit distance of the phrase's:
+a substitution costs 1, or ``near_cost`` between syllables telephone audio blurs (zh/z, ch/c, sh/s,
+n/l, -ng/-n); a syllable inserted or dropped costs 1. A phrase of ``m`` syllables may cost at most
+``floor(tolerance * m)``, or ``floor(unsure_tolerance * m)`` where the recognizer said it was unsure
+of the words (the hit is then marked ``unsure``). The stretch must start on the phrase's first
+sound and end on its last (a phrase of ``LONG_PHRASE`` syllables or more may slip at the end), so
+请问有什么可以帮您 (greeting) does not turn into 还有什么可以帮您 (closing check). Chinese digits
+stand for themselves (a read-out number is not a word) and phrases shorter than ``min_syllables``
+match only on characters (a lone 请 would hit every 情/清). Pure: text in, hits out, in the compact
+coordinates of qa.text.
 
 Tolerance and lists were tuned on the development calls (../shared/calls-dev) and checked for false
-hits on customer turns there and on JDDC chat text (benchmarks/calls_e2e.py, docs in the README).
+hits on customer turns there and on JDDC chat text (benchmarks/calls_e2e.py; figures in the README).
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from qa.text import Hit, compact_phrase
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
 _FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"), ("iang", "ian"), ("uang", "uan"))
 
+
+# A phrase this long may also slip on its last sound (解决 -> 解结): its first sound and the
+# budget are specific enough; shorter ones must end on their own last sound too.
+LONG_PHRASE = 10
 
 # Digits read out (order and phone numbers) are numbers, not words: 五六 is not 物流, 一四 not 议事.
 NUMERALS = frozenset("零〇一二三四五六七八九幺两")
@@ -80,7 +90,8 @@ def best_match(
     phrase: Sequence[str], text: Sequence[str], budget: float, near_cost: float = 0.5
 ) -> tuple[int, int, float] | None:
     """The cheapest stretch of ``text`` within ``budget`` edits of ``phrase`` that begins and ends
-    on the phrase's own first and last sounds, as (start, end, cost); ties go to the leftmost.
+    on the phrase's own first and last sounds (a phrase of ``LONG_PHRASE`` or more may end on
+    another), as (start, end, cost); ties go to the leftmost.
 
     Anchored, so 请问有什么可以帮您 (a greeting) is not 还有什么可以帮您 (the closing check) with one
     slip; and fast: only stretches starting on the phrase's first sound are aligned.
@@ -123,7 +134,11 @@ def _align(
         else:
             for j in range(max(1, m - slack), n + 1):
                 cost = prev[j]
-                if cost <= budget + 1e-9 and wb[j - 1] == last and (best is None or cost < best[2] - 1e-9):
+                ends_right = wb[j - 1] == last or m >= LONG_PHRASE
+                if not ends_right or cost > budget + 1e-9:
+                    continue
+                # cheaper wins; at the same cost and start the longer stretch (a slip, not a drop)
+                if best is None or cost < best[2] - 1e-9 or (best[0] == s and cost <= best[2] + 1e-9):
                     best = (s, s + j, cost)
     return best
 
@@ -184,10 +199,10 @@ class PhoneticMatcher:
                 sb = tuple(blur(x) for x in sounds)
                 entries.append(_Entry(key, phrase, c, sounds, sb, frozenset(sb), budget, loose))
         self._entries = tuple(entries)
-        # by their first and last sounds: a turn is only compared with phrases it could hold
-        self._by_ends: dict[tuple[str, str], list[_Entry]] = {}
+        # by their first sound: a turn is only compared with phrases it could hold
+        self._by_first: dict[str, list[_Entry]] = {}
         for e in entries:
-            self._by_ends.setdefault((blur(e.sounds[0]), blur(e.sounds[-1])), []).append(e)
+            self._by_first.setdefault(e.sounds_blurred[0], []).append(e)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -206,7 +221,7 @@ class PhoneticMatcher:
         for k, x in enumerate(tb):
             at.setdefault(x, []).append(k)
         candidates: list[SoundHit] = []
-        entries = [e for (a, b), group in self._by_ends.items() if a in present and b in present for e in group]
+        entries = [e for first, group in self._by_first.items() if first in present for e in group]
         for e in entries:
             # cheap filter: a match within budget keeps most of the phrase's sounds
             budget = e.loose if unsure is not None else e.budget
@@ -228,5 +243,5 @@ class PhoneticMatcher:
             if not any(k == h.key and h.start < b and a < h.end for k, a, b in taken):
                 hits.append(h)
                 taken.append((h.key, h.start, h.end))
-        hits.sort(key=lambda h: (h.start, h.cost, -(h.end - h.start)))
+        hits.sort(key=lambda h: (h.unsure, h.start, h.cost))  # sure readings first: scorers take the first
         return hits
