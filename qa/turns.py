@@ -3,9 +3,10 @@
 A recognizer cuts a turn wherever the speaker pauses (Whisper at almost every comma), another
 engine elsewhere, so items that count turns (greeting in the agent's first turns, closing in the
 last ones, the share of polite turns, the customer's last turn) would depend on the engine, not
-on the agent. Consecutive utterances of the same party, with no other party's utterance starting
-between them and a pause of at most ``MERGE_GAP_S``, are one turn, as they are in a chat log or
-a gold transcript. Each turn remembers its utterances (``Part``), so evidence still points at the
+on the agent. Consecutive utterances of the same party with a pause of at most ``MERGE_GAP_S``, where the
+other party did not take the floor in between (a start within ``OVERLAP_S`` of the party going on
+is talking over, as when a customer starts before the agent's last word), are one turn, as they
+are in a chat log or a gold transcript. Each turn remembers its utterances (``Part``), so evidence still points at the
 utterance and time a reviewer clicks. Pure functions, no I/O.
 """
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from qa.dialogue import Dialogue, Turn
 
 MERGE_GAP_S = 1.5  # longer than a pause inside a sentence, shorter than the 3 s of a silence item
+OVERLAP_S = 0.5  # the other party starting this little before a party goes on is talking over, not a reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +45,32 @@ def _join(a: Turn, b: Turn) -> Turn:
     return replace(merged, heard=heard, parts=parts)
 
 
-def merge_speaker_turns(turns: Sequence[Turn], max_gap: float = MERGE_GAP_S) -> tuple[Turn, ...]:
-    """Join consecutive same-party turns (sorted by start) that pause at most ``max_gap`` s.
+def merge_speaker_turns(
+    turns: Sequence[Turn], max_gap: float = MERGE_GAP_S, overlap: float = OVERLAP_S
+) -> tuple[Turn, ...]:
+    """Join each turn (sorted by start) to the same party's previous turn when it follows within
+    ``max_gap`` s and the other party has not taken the floor in between: nobody else started, or
+    only within ``overlap`` s before this turn (talking over the end of a sentence, not a reply).
 
     Turns of ``unknown`` (mono recordings: nobody knows who spoke) and untimed turns stay apart.
     """
     out: list[Turn] = []
+    last: dict[str, int] = {}  # role -> index in out of its latest turn
     for t in turns:
-        prev = out[-1] if out else None
+        k = last.get(t.role)
+        prev = out[k] if k is not None else None
         if (
             prev is not None
-            and prev.role == t.role
+            and k is not None
             and t.role != "unknown"
             and prev.timed
             and t.timed
             and (t.start or 0.0) - (prev.end or 0.0) <= max_gap
+            and all((o.start or 0.0) >= (t.start or 0.0) - overlap for o in out[k + 1 :])
         ):
-            out[-1] = _join(prev, t)
+            out[k] = _join(prev, t)
         else:
+            last[t.role] = len(out)
             out.append(t)
     return tuple(out)
 

@@ -28,6 +28,20 @@ def utt(speaker: str, start: float, end: float, text: str, conf: float | None = 
             [utt("agent", 0, 2, "您好"), utt("customer", 1.5, 2.5, "喂"), utt("agent", 2.6, 3, "请讲")],
             [("agent", "您好"), ("customer", "喂"), ("agent", "请讲")],
         ),
+        # the customer starting just before the agent's last word is talking over, not a reply
+        (
+            [
+                utt("agent", 0, 4, "请核对下商品"),
+                utt("customer", 4.4, 6, "客户没有货退"),
+                utt("agent", 4.5, 4.9, "谢谢"),
+            ],
+            [("agent", "请核对下商品，谢谢"), ("customer", "客户没有货退")],
+        ),
+        # ... but a whole reply in between ends the turn, even a short pause later
+        (
+            [utt("agent", 0, 4, "您好"), utt("customer", 3.5, 4.8, "你好"), utt("agent", 5.2, 6, "请讲")],
+            [("agent", "您好"), ("customer", "你好"), ("agent", "请讲")],
+        ),
         # mono recordings (unknown speaker) are never glued
         ([utt("unknown", 0, 1, "您好"), utt("unknown", 1.2, 2, "你好")], [("unknown", "您好"), ("unknown", "你好")]),
         # punctuation already there is not doubled
