@@ -248,6 +248,12 @@ def _utterance_turns(rows: list[dict[str, Any]], d: Dialogue) -> list[dict[str, 
     return out
 
 
+def _utterance_of(k: int, d: Dialogue) -> int:
+    """The first transcript utterance of speaker turn ``k`` (what the call page numbers)."""
+    parts = d.turns[k].parts if 0 <= k < len(d.turns) else ()
+    return parts[0].index if parts else k
+
+
 def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> ScoreResult:
     """Score one dialogue with a scorecard (default: qa/scorecards/default.yaml)."""
     card = scorecard or load_scorecard()
@@ -304,7 +310,7 @@ def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> Sc
             "quarters": sent.quarters,
             "trend": round(sent.trend, 3),
             "angry": sent.angry,
-            "complaint_turns": list(sent.complaint_turns),
+            "complaint_turns": [_utterance_of(k, dialogue) for k in sent.complaint_turns],
             "evidence": [here(e).to_dict() for e in sent.evidence[:MAX_EVIDENCE]],
             "turns": _utterance_turns([t.to_dict() for t in sent.turns], dialogue),
         },
