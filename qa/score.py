@@ -8,9 +8,10 @@ Pure: values in, values out. ``ScoreResult.to_dict()`` is exactly what the pipel
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from qa.confidence import REVIEW_LABEL, place
 from qa.dialogue import Dialogue
 from qa.scorecard import Item, Scorecard, load_scorecard
 from qa.scorers import Evidence, Result, script
@@ -20,6 +21,8 @@ from qa.scorers.phrases import DialogueHits
 from qa.scorers.politeness import politeness
 from qa.scorers.satisfaction import Satisfaction, satisfaction
 from qa.scorers.sentiment import DialogueSentiment, dialogue_sentiment
+from qa.turns import locate
+from qa.uncertain import ReviewMark, relocate, review_marks
 
 MAX_EVIDENCE = 8
 
@@ -150,6 +153,7 @@ class ItemScore:
     max: float  # points of the 100 this item carries here
     evidence: tuple[Evidence, ...]
     detail: dict[str, Any]
+    review: tuple[ReviewMark, ...] = ()  # 待人工确认: where what decided the item was heard unsurely
 
     @property
     def score(self) -> float | None:
@@ -165,6 +169,7 @@ class ItemScore:
             "na": self.value is None,
             "evidence": [e.to_dict() for e in self.evidence[:MAX_EVIDENCE]],
             **({"detail": self.detail} if self.detail else {}),
+            **({"review": {"label": REVIEW_LABEL, "marks": [m.to_dict() for m in self.review]}} if self.review else {}),
         }
 
 
@@ -223,6 +228,32 @@ def _weigh(card: Scorecard, values: dict[str, Result]) -> tuple[float, dict[str,
     return total, maxes, dim_scores
 
 
+def _placed(r: Result, d: Dialogue) -> Result:
+    """A result whose phrase evidence carries its audio time and word probability (qa.confidence)."""
+    if not r.evidence:
+        return r
+    placed = tuple(
+        place(e, d.turns[e.turn]) if e.turn is not None and 0 <= e.turn < len(d.turns) else e for e in r.evidence
+    )
+    return replace(r, evidence=placed)
+
+
+def _utterance_turns(rows: list[dict[str, Any]], d: Dialogue) -> list[dict[str, Any]]:
+    """Per-turn rows (sentiment) repeated for each transcript utterance of the speaker turn."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        k = row.get("turn")
+        parts = d.turns[k].parts if isinstance(k, int) and 0 <= k < len(d.turns) else ()
+        out.extend([{**row, "turn": p.index, "start": p.start} for p in parts] if parts else [row])
+    return out
+
+
+def _utterance_of(k: int, d: Dialogue) -> int:
+    """The first transcript utterance of speaker turn ``k`` (what the call page numbers)."""
+    parts = d.turns[k].parts if 0 <= k < len(d.turns) else ()
+    return parts[0].index if parts else k
+
+
 def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> ScoreResult:
     """Score one dialogue with a scorecard (default: qa/scorecards/default.yaml)."""
     card = scorecard or load_scorecard()
@@ -233,8 +264,12 @@ def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> Sc
         dialogue, silence_s=card.thresholds.get("silence_s", 3.0), overtalk_s=card.thresholds.get("overtalk_s", 1.0)
     )
     ctx = Context(dialogue, hits, sent, sat, met)
-    values = {item.id: CHECK_FUNCS[item.check](ctx, item) for item in card.items}
+    values = {item.id: _placed(CHECK_FUNCS[item.check](ctx, item), dialogue) for item in card.items}
     total, maxes, dims = _weigh(card, values)
+    marks = {item.id: review_marks(item.check, values[item.id]) for item in card.items}
+
+    def here(ev: Evidence) -> Evidence:
+        return locate(ev, dialogue)
 
     failed = [i for i in card.auto_fail_items if values[i.id].value == 0.0]
     auto_fail = bool(failed)
@@ -244,10 +279,10 @@ def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> Sc
     for item in card.items:
         r = values[item.id]
         mx = maxes.get(item.id, 0.0)
-        if item.auto_fail:
-            items.append(ItemScore(item.id, item.name, "auto_fail", r.value, 0.0, r.evidence, r.detail))
-        else:
-            items.append(ItemScore(item.id, item.name, item.dimension, r.value, mx, r.evidence, r.detail))
+        ev = tuple(here(e) for e in r.evidence)
+        review = tuple(relocate(m, here) for m in marks[item.id])
+        dim = "auto_fail" if item.auto_fail else item.dimension
+        items.append(ItemScore(item.id, item.name, dim, r.value, 0.0 if item.auto_fail else mx, ev, r.detail, review))
 
     flags: list[str] = []
     if forbidden_mod.forbidden_hits(dialogue, hits):
@@ -258,12 +293,15 @@ def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> Sc
         flags.append("long_silence")
     if auto_fail:
         flags.append("auto_fail")
+    if any(marks.values()):
+        flags.append("needs_review")
 
     details = {
         "channel": dialogue.channel,
         "turns": len(dialogue.turns),
         "dimensions": {d: None if v is None else round(v * 100, 1) for d, v in dims.items()},
         "auto_fail_items": [i.id for i in failed],
+        "review_items": [i.id for i in card.items if marks[i.id]],
         "applicable_items": sum(1 for i in card.scored_items if values[i.id].value is not None),
         "metrics": met.to_dict(),
         "sentiment": {
@@ -272,11 +310,11 @@ def score_dialogue(dialogue: Dialogue, scorecard: Scorecard | None = None) -> Sc
             "quarters": sent.quarters,
             "trend": round(sent.trend, 3),
             "angry": sent.angry,
-            "complaint_turns": list(sent.complaint_turns),
-            "evidence": [e.to_dict() for e in sent.evidence[:MAX_EVIDENCE]],
-            "turns": [t.to_dict() for t in sent.turns],
+            "complaint_turns": [_utterance_of(k, dialogue) for k in sent.complaint_turns],
+            "evidence": [here(e).to_dict() for e in sent.evidence[:MAX_EVIDENCE]],
+            "turns": _utterance_turns([t.to_dict() for t in sent.turns], dialogue),
         },
-        "satisfaction": sat.to_dict(),
+        "satisfaction": replace(sat, evidence=tuple(here(e) for e in sat.evidence)).to_dict(),
     }
     return ScoreResult(
         dialogue.id,

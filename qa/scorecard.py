@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.scorers import Result
-from qa.scorers.phrases import ForbiddenRule, PhraseBook
+from qa.scorers.phrases import ForbiddenRule, PhoneticScan, PhraseBook
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "scorecards" / "default.yaml"
 NA_POLICIES = ("skip", "full", "zero")
@@ -132,6 +132,7 @@ def parse_scorecard(data: Any, source: str = "<memory>") -> Scorecard:
         "phrases",
         "forbidden",
         "thresholds",
+        "phonetic",
     }
     if unknown:
         raise _err(source, "top level", f"unknown keys {sorted(unknown)}")
@@ -236,7 +237,39 @@ def parse_scorecard(data: Any, source: str = "<memory>") -> Scorecard:
     if not isinstance(thresholds_raw, Mapping):
         raise _err(source, "thresholds", "expected a mapping")
     thresholds = {str(k): _number(source, f"thresholds '{k}'", v, positive=False) for k, v in thresholds_raw.items()}
-    return Scorecard(str(name), str(version), dimensions, tuple(items), PhraseBook(lists, rules), thresholds, source)
+    phonetic = _phonetic(source, data.get("phonetic"), lists)
+    book = PhraseBook(lists, rules, phonetic)
+    return Scorecard(str(name), str(version), dimensions, tuple(items), book, thresholds, source)
+
+
+def _phonetic(source: str, raw: Any, lists: Mapping[str, tuple[str, ...]]) -> PhoneticScan | None:
+    """``phonetic: {lists, tolerance, unsure_tolerance, min_syllables, channels}`` (optional):
+    the phrase lists also matched on pronunciation, for recognized speech (qa.phonetic)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _err(source, "phonetic", "expected a mapping {lists, tolerance?, min_syllables?, channels?}")
+    extra = set(raw) - {"lists", "tolerance", "unsure_tolerance", "min_syllables", "channels"}
+    if extra:
+        raise _err(source, "phonetic", f"unknown keys {sorted(extra)}")
+    names = _str_list(source, "phonetic lists", raw.get("lists"))
+    for n in names:
+        if n not in lists:
+            raise _err(source, "phonetic lists", f"{n!r} is not a phrase list (known: {', '.join(sorted(lists))})")
+    tolerance = _number(source, "phonetic tolerance", raw.get("tolerance", 0.2), positive=False)
+    if not 0.0 <= tolerance < 0.5:
+        raise _err(source, "phonetic tolerance", f"must be in [0, 0.5), got {tolerance}")
+    loose = _number(source, "phonetic unsure_tolerance", raw.get("unsure_tolerance", tolerance), positive=False)
+    if not tolerance <= loose < 0.5:
+        raise _err(source, "phonetic unsure_tolerance", f"must be in [tolerance, 0.5), got {loose}")
+    min_syl = raw.get("min_syllables", 2)
+    if isinstance(min_syl, bool) or not isinstance(min_syl, int) or min_syl < 2:
+        raise _err(source, "phonetic min_syllables", f"expected an integer >= 2, got {min_syl!r}")
+    channels = _str_list(source, "phonetic channels", raw.get("channels", ["call"]))
+    for ch in channels:
+        if ch not in ("call", "chat"):
+            raise _err(source, "phonetic channels", f"expected call and/or chat, got {ch!r}")
+    return PhoneticScan.build(lists, names, tolerance, min_syl, channels, loose)
 
 
 def load_scorecard(path: Path | str | None = None) -> Scorecard:

@@ -22,6 +22,7 @@ FLAG_LABELS = {
     "angry_customer": "客户愤怒",
     "long_silence": "长时间静音",
     "auto_fail": "一票否决",
+    "needs_review": "待人工确认",  # qa.uncertain: an item was decided on words the recognizer was unsure of
 }
 OUTCOME_LABELS = {
     "self-service": "自助解决",

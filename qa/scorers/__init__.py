@@ -14,11 +14,21 @@ class Evidence:
     turn: int | None = None
     time: float | None = None
     note: str = ""
+    end: float | None = None  # audio time the phrase ends (recognized words)
+    conf: float | None = None  # lowest word probability under the phrase (qa.confidence)
+    span: tuple[int, int] | None = field(default=None, compare=False)  # compact range in the turn (not stored)
+    sounds_like: str = ""  # the scorecard phrase this was matched to by pronunciation (qa.phonetic)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"phrase": self.phrase, "turn": self.turn, "time": self.time}
         if self.note:
             out["note"] = self.note
+        if self.end is not None:
+            out["end"] = round(self.end, 3)
+        if self.conf is not None:
+            out["conf"] = round(self.conf, 3)
+        if self.sounds_like:
+            out["sounds_like"] = self.sounds_like
         return out
 
 

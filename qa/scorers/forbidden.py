@@ -33,7 +33,13 @@ def forbidden_hits(d: Dialogue, hits: DialogueHits) -> list[tuple[int, str, Evid
                 continue
             if any(before.endswith(x) for x in rule.unless_preceded_by):
                 continue
-            out.append((i, rule.category, Evidence(t.c.snippet(h.start, h.end), i, t.start, rule.category)))
+            out.append(
+                (
+                    i,
+                    rule.category,
+                    Evidence(t.c.snippet(h.start, h.end), i, t.start, rule.category, span=(h.start, h.end)),
+                )
+            )
     return out
 
 

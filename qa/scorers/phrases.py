@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from qa.confidence import Heard, stretch
 from qa.dialogue import Dialogue
+from qa.phonetic import PhoneticMatcher
 from zhtext.match import Hit, PhraseMatcher
 
 
@@ -26,8 +28,14 @@ class ForbiddenRule:
 class PhraseBook:
     """Named phrase lists (greeting, hold, …) plus forbidden rules, matched in one pass per turn."""
 
-    def __init__(self, lists: Mapping[str, Iterable[str]], forbidden: Iterable[ForbiddenRule] = ()):
+    def __init__(
+        self,
+        lists: Mapping[str, Iterable[str]],
+        forbidden: Iterable[ForbiddenRule] = (),
+        phonetic: PhoneticScan | None = None,
+    ):
         self.lists = {k: tuple(v) for k, v in lists.items()}
+        self.phonetic = phonetic
         self.forbidden = tuple(forbidden)
         table: dict[str, list[str]] = {k: list(v) for k, v in self.lists.items()}
         for i, rule in enumerate(self.forbidden):
@@ -35,7 +43,46 @@ class PhraseBook:
         self.matcher = PhraseMatcher(table)
 
     def scan(self, d: Dialogue) -> DialogueHits:
-        return DialogueHits(self, [self.matcher.find(t.c.text) for t in d.turns])
+        per_turn = [self.matcher.find(t.c.text) for t in d.turns]
+        if self.phonetic is not None and d.channel in self.phonetic.channels:
+            match = self.phonetic.matcher
+            per_turn = [
+                [*hits, *match.find(t.c.text, hits, unsure_at(t.heard) if t.heard else None)]
+                for t, hits in zip(d.turns, per_turn, strict=True)
+            ]
+        return DialogueHits(self, per_turn)
+
+
+@dataclass(frozen=True)
+class PhoneticScan:
+    """Which lists are also matched on sound (qa.phonetic), and on which channels (recognized calls)."""
+
+    matcher: PhoneticMatcher
+    channels: tuple[str, ...] = ("call",)
+
+    @classmethod
+    def build(
+        cls,
+        lists: Mapping[str, Iterable[str]],
+        names: Iterable[str],
+        tolerance: float = 0.2,
+        min_syllables: int = 2,
+        channels: Iterable[str] = ("call",),
+        unsure_tolerance: float | None = None,
+    ) -> PhoneticScan:
+        chosen = {n: tuple(lists[n]) for n in names}
+        matcher = PhoneticMatcher(chosen, tolerance, min_syllables, unsure_tolerance=unsure_tolerance)
+        return cls(matcher, tuple(channels))
+
+
+def unsure_at(heard: Sequence[Heard]) -> Callable[[int, int], bool]:
+    """Whether the recognizer was unsure of a compact stretch of the turn (qa.confidence)."""
+
+    def unsure(start: int, end: int) -> bool:
+        s = stretch(heard, start, end)
+        return s is not None and s.unsure
+
+    return unsure
 
 
 class DialogueHits:

@@ -29,7 +29,7 @@ def politeness(d: Dialogue, hits: DialogueHits, max_evidence: int = 6) -> Result
             markers += len(found)
             for h in found[:2]:
                 if len(evidence) < max_evidence:
-                    evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "polite"))
+                    evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "polite", span=(h.start, h.end)))
         ni += t.c.text.count("你") - t.c.text.count("你好")
     rude = forbidden_hits(d, hits)
     insults = sum(1 for _, c, _ in rude if c == "abuse")

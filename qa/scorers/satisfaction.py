@@ -208,14 +208,16 @@ def features(d: Dialogue, s: DialogueSentiment) -> tuple[dict[str, float], list[
         th = [h for h in hits if h.key == "thanks"]
         unresolved += len(un)
         for h in un[:1]:
-            evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "unresolved"))
+            evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "unresolved", span=(h.start, h.end)))
         if k > 0 and th:
             thanks_any = 1.0
         if k == len(cust) - 1:
             unresolved_last = 1.0 if un else 0.0
             thanks_last = 1.0 if th else 0.0
             for h in th[:1]:
-                evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "thanks at the end"))
+                evidence.append(
+                    Evidence(t.c.snippet(h.start, h.end), i, t.start, "thanks at the end", span=(h.start, h.end))
+                )
     resolution = 0.0
     transfer = 0
     apology = 0.0
@@ -223,11 +225,13 @@ def features(d: Dialogue, s: DialogueSentiment) -> tuple[dict[str, float], list[
         for h in m.find(t.c.text):
             if h.key == "resolution" and not resolution:
                 resolution = 1.0
-                evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "resolution"))
+                evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "resolution", span=(h.start, h.end)))
             elif h.key == "transfer":
                 transfer += 1
                 if transfer == 1:
-                    evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "transfer/deflection"))
+                    evidence.append(
+                        Evidence(t.c.snippet(h.start, h.end), i, t.start, "transfer/deflection", span=(h.start, h.end))
+                    )
             elif h.key == "apology":
                 apology = 1.0
     repeats = 0

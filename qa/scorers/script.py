@@ -7,16 +7,26 @@ turn and time that earned it. Phrase lists come from the scorecard (data, not co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from qa.dialogue import Dialogue
+from qa.phonetic import SoundHit
 from qa.scorers import Evidence, Result
 from qa.scorers.phrases import DialogueHits
+from zhtext.match import Hit
 from zhtext.placeholders import MARK_KIND
 
 
 def _ev(d: Dialogue, i: int, start: int, end: int, note: str = "") -> Evidence:
+    """Evidence for compact ``[start, end)`` of turn ``i`` (qa.score places it on the audio)."""
     t = d.turns[i]
-    return Evidence(t.c.snippet(start, end), i, t.start, note)
+    return Evidence(t.c.snippet(start, end), i, t.start, note, span=(start, end))
+
+
+def _evh(d: Dialogue, i: int, h: Hit, note: str = "") -> Evidence:
+    """Evidence of a phrase hit; one found by its sound (qa.phonetic) says which phrase it was heard as."""
+    ev = _ev(d, i, h.start, h.end, note)
+    return replace(ev, sounds_like=h.phrase) if isinstance(h, SoundHit) else ev
 
 
 def greeting(d: Dialogue, hits: DialogueHits, first_turns: int = 2) -> Result:
@@ -27,7 +37,7 @@ def greeting(d: Dialogue, hits: DialogueHits, first_turns: int = 2) -> Result:
     for i, _ in agent[:first_turns]:
         h = hits.first(i, "greeting")
         if h:
-            return Result(1.0, (_ev(d, i, h.start, h.end),))
+            return Result(1.0, (_evh(d, i, h),))
     i0 = agent[0][0]
     return Result(0.0, (Evidence(d.turns[i0].c.norm[:30], i0, d.turns[i0].start, "no greeting in first agent turns"),))
 
@@ -43,7 +53,7 @@ def recording_notice(d: Dialogue, hits: DialogueHits, first_turns: int = 3) -> R
     for i, _ in d.indexed("agent")[:first_turns]:
         h = hits.first(i, "recording_notice")
         if h:
-            return Result(1.0, (_ev(d, i, h.start, h.end),))
+            return Result(1.0, (_evh(d, i, h),))
     return Result(0.0, (Evidence("", None, None, "no recording notice"),))
 
 
@@ -61,7 +71,7 @@ def verification(d: Dialogue, hits: DialogueHits, id_kinds: Sequence[str] = ("or
         if t.role == "agent":
             h = hits.first(i, "verification_ask")
             if h:
-                return Result(1.0, (_ev(d, i, h.start, h.end, "agent asked"),))
+                return Result(1.0, (_evh(d, i, h, "agent asked"),))
         elif t.role == "customer":
             for k, ch in enumerate(t.c.text):
                 kind = MARK_KIND.get(ch)
@@ -88,7 +98,7 @@ def empathy(d: Dialogue, hits: DialogueHits, complaint_turns: Sequence[int], win
             seen += 1
             h = hits.first(i, "empathy")
             if h:
-                evidence.append(_ev(d, i, h.start, h.end, f"after complaint in turn {c}"))
+                evidence.append(_evh(d, i, h, f"after complaint in turn {c}"))
                 found = True
                 break
             if seen >= window:
@@ -111,13 +121,13 @@ def hold(d: Dialogue, hits: DialogueHits) -> Result:
     if not holds:
         return Result(None, (), {"reason": "no hold"})
     i, h = holds[0]
-    evidence = [_ev(d, i, h.start, h.end, "hold")]
+    evidence = [_evh(d, i, h, "hold")]
     for j in range(i, len(d.turns)):
         if d.turns[j].role != "agent":
             continue
         r = hits.first(j, "hold_return")
         if r and (j > i or r.start > h.start):
-            evidence.append(_ev(d, j, r.start, r.end, "thanked for waiting"))
+            evidence.append(_evh(d, j, r, "thanked for waiting"))
             return Result(1.0, tuple(evidence))
     return Result(0.5, (*evidence, Evidence("", None, None, "no thanks for waiting")))
 
@@ -134,7 +144,7 @@ def closing(d: Dialogue, hits: DialogueHits, last_turns: int = 3) -> Result:
             h = hits.first(i, key)
             if h and not got[key]:
                 got[key] = True
-                evidence.append(_ev(d, i, h.start, h.end, key))
+                evidence.append(_evh(d, i, h, key))
     value = (int(got["closing_check"]) + int(got["closing_thanks"])) / 2
     if value == 0:
         i = agent[-1][0]

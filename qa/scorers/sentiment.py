@@ -485,7 +485,7 @@ def dialogue_sentiment(d: Dialogue, model: NgramModel | None = None) -> Dialogue
             angry = True
             complaint.append(i)
             for h in hits[:2]:
-                evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "anger"))
+                evidence.append(Evidence(t.c.snippet(h.start, h.end), i, t.start, "anger", span=(h.start, h.end)))
         elif (s.lexicon <= -0.3 and s.score <= -0.35) or s.score <= -0.7:
             complaint.append(i)
             evidence.append(Evidence(t.c.norm[:40], i, t.start, f"negative {s.score:.2f}"))

@@ -75,6 +75,8 @@ class WhisperTranscriber:
         min_silence: float = 1.0,
         join_gap: float = 1.5,
         max_window: float = 28.0,
+        hotwords: str | None = None,
+        initial_prompt: str | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self._model = load_model(model_dir, threads, compute_type)
@@ -86,6 +88,10 @@ class WhisperTranscriber:
         self.min_silence = min_silence
         self.join_gap = join_gap
         self.max_window = max_window
+        # vocabulary the decoder is primed with (faster-whisper puts both into the previous-text
+        # prompt of every window); None = no prompt, as before
+        self.hotwords = hotwords or None
+        self.initial_prompt = initial_prompt or None
 
     def windows(self, samples: np.ndarray, rate: int) -> list[tuple[int, int]]:
         """Sample ranges to decode: VAD speech regions, neighbours closer than ``join_gap`` s joined
@@ -123,6 +129,8 @@ class WhisperTranscriber:
             vad_filter=False,
             word_timestamps=self.word_timestamps,
             condition_on_previous_text=False,
+            hotwords=self.hotwords,
+            initial_prompt=self.initial_prompt,
         )
         simplify = self.language.startswith("zh")
 
