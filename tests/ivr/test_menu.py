@@ -123,7 +123,7 @@ def test_child_ids_prefixed_by_parent(tmp_path: Path) -> None:
 
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     assert "not valid YAML" in str(_broken(tmp_path, "nodes: [\n"))
-    with pytest.raises(MenuError, match="cannot read file"):
+    with pytest.raises(MenuError, match="file not found"):
         load_menu(tmp_path / "absent.yaml")
 
 

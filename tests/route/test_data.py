@@ -62,7 +62,7 @@ def test_policy_file_loads_and_bad_values_are_named(tmp_path: Path) -> None:
     assert 0 < pol.route_min <= 1 and pol.max_unclear == 2
     with pytest.raises(ValueError, match="route_min"):
         Policy.from_mapping({"route_min": 1.5})
-    with pytest.raises(ValueError, match="unknown policy setting"):
+    with pytest.raises(ValueError, match=r"unknown keys \['route_minimum'\]"):
         Policy.from_mapping({"route_minimum": 0.5})
     with pytest.raises(ValueError, match="agent_phrases"):
         Policy.from_mapping({"agent_phrases": "人工"})
