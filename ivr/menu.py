@@ -301,7 +301,7 @@ def _message_problems(messages: Mapping[str, str | None]) -> list[tuple[Loc, str
     for name, fields in MESSAGE_FIELDS.items():
         try:
             (messages.get(name) or "").format(**dict.fromkeys(fields, ""))
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, AttributeError, ValueError) as exc:
             allowed = ", ".join("{" + f + "}" for f in fields)
             out.append((("messages",), f"message '{name}' can only use {allowed} ({type(exc).__name__}: {exc})"))
     return out

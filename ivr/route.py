@@ -95,7 +95,7 @@ def _two_options(question: str) -> str:
         raise ValueError("needs both {a} and {b}")
     try:
         question.format(a="", b="")
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
         raise ValueError(f"can only use {{a}} and {{b}} ({type(exc).__name__}: {exc})") from None
     return question
 

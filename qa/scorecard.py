@@ -120,6 +120,7 @@ class Scorecard:
 Phrase = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1)]
 Weight = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 Text = Annotated[str, Field(strict=False, coerce_numbers_to_str=True)]  # version: 2026.11 is text too
+Version = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1)]
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
@@ -206,8 +207,8 @@ class _ScorecardFile(BaseModel):
     model_config = _STRICT
 
     name: Phrase
-    version: Annotated[Text, Field(min_length=1)]
-    description: str | None = None
+    version: Version
+    description: Text | None = None
     dimensions: Annotated[list[_Dimension], Field(min_length=1)]
     items: Annotated[list[_Item], Field(min_length=1)]
     phrases: dict[str, list[Phrase]]

@@ -107,3 +107,7 @@ def test_policy_errors_name_the_rule(data: dict, message: str) -> None:
 def test_policy_file_errors(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="file not found"):
         load_policy(tmp_path / "none.yaml")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("random_per_agent_week: 3\nrandom_per_agent_week: 5\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"twice\.yaml: duplicate key 'random_per_agent_week' \(line 2"):
+        load_policy(twice)
