@@ -10,10 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from datafiles import Invalid, ReadError, read_yaml, report
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Span = tuple[time, time]  # [start, end); end 24:00 is time.max
@@ -61,7 +72,8 @@ def agents_open(hours: Hours, skill: str, now: datetime) -> bool:
     return any(start <= t < end for start, end in spans)
 
 
-def _parse_spans(value: Any, where: str) -> tuple[Span, ...]:
+def _parse_spans(value: Any) -> tuple[Span, ...]:
+    """``"09:00-18:00"``, a list of them (split shifts), or ``closed`` -> spans; ValueError says why not."""
     if value in (None, False, "closed", [], ""):
         return ()
     items = value if isinstance(value, list) else [value]
@@ -73,77 +85,106 @@ def _parse_spans(value: Any, where: str) -> tuple[Span, ...]:
             start = time.fromisoformat(a.strip().zfill(5))
             end = time.max if b.strip() in ("24:00", "24") else time.fromisoformat(b.strip().zfill(5))
         except ValueError:
-            raise HoursError(f"{where}: '{text}' is not HH:MM-HH:MM") from None
+            raise ValueError(f"'{text}' is not HH:MM-HH:MM") from None
         if end <= start:
-            raise HoursError(f"{where}: '{text}' ends before it starts")
+            raise ValueError(f"'{text}' ends before it starts")
         spans.append((start, end))
     return tuple(spans)
 
 
-def _days(spec: str, where: str) -> list[int]:
-    spec = spec.strip().lower()
+def _days(value: Any) -> tuple[int, ...]:
+    """``mon-fri``, ``sat,sun``, ``daily`` -> weekdays (0 = Monday); ValueError names an unknown day."""
+    spec = str(value).strip().lower()
     if spec in ("daily", "every day", "all"):
-        return list(range(7))
+        return tuple(range(7))
     out: list[int] = []
     for part in spec.split(","):
         part = part.strip()
         if "-" in part:
-            a, b = part.split("-")
+            a, _, b = part.partition("-")
             if a not in DAYS or b not in DAYS:
-                raise HoursError(f"{where}: unknown days '{part}'")
+                raise ValueError(f"unknown days '{part}'")
             ia, ib = DAYS.index(a), DAYS.index(b)
             out.extend(range(ia, ib + 1) if ia <= ib else [*range(ia, 7), *range(0, ib + 1)])
         elif part in DAYS:
             out.append(DAYS.index(part))
         else:
-            raise HoursError(f"{where}: unknown day '{part}'")
-    return out
+            raise ValueError(f"unknown day '{part}'")
+    return tuple(out)
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not YYYY-MM-DD") from None
+
+
+Spans = Annotated[tuple[Span, ...], BeforeValidator(_parse_spans)]
+Days = Annotated[tuple[int, ...], BeforeValidator(_days)]
+
+
+class _Holiday(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    date: Annotated[date, BeforeValidator(_day)]
+    name: str | None = None
+    queues: tuple[str, ...] | None = None  # none: every queue
+    hours: Spans = ()
+
+
+class _HoursFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    timezone: Annotated[str | None, Field(validate_default=True)] = None  # none: the setting's zone
+    display: str | None = None
+    queues: dict[str, dict[Days, Spans]]
+    holidays: list[_Holiday] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None, info: ValidationInfo) -> str:
+        name = name or (info.context or {}).get("default_tz") or "Asia/Shanghai"
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{name}'") from None
+        return name
+
+    @model_validator(mode="after")
+    def _has_default(self) -> _HoursFile:
+        if "default" not in self.queues:
+            raise Invalid((("queues",), "queue 'default' is missing"))
+        return self
+
+    def hours(self) -> Hours:
+        queues: dict[str, Schedule] = {}
+        for skill, weekly in self.queues.items():
+            table: dict[int, tuple[Span, ...]] = {}
+            for days, spans in weekly.items():
+                table.update(dict.fromkeys(days, spans))
+            queues[skill] = Schedule(table)
+        overrides: dict[date, dict[str, tuple[Span, ...]]] = {}
+        for item in self.holidays or []:
+            for s in item.queues or ["*"]:
+                overrides.setdefault(item.date, {})[s] = item.hours
+        return Hours(timezone=self.timezone or "", queues=queues, overrides=overrides, display=self.display or "")
 
 
 def parse_hours(data: Any, path: str = "<hours>", default_tz: str = "Asia/Shanghai") -> Hours:
-    if not isinstance(data, dict) or not isinstance(data.get("queues"), dict):
-        raise HoursError(f"{path}: needs a 'queues' mapping")
-    tzname = str(data.get("timezone") or default_tz)
     try:
-        ZoneInfo(tzname)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise HoursError(f"{path}: unknown timezone '{tzname}'") from None
-    queues: dict[str, Schedule] = {}
-    for skill, weekly in data["queues"].items():
-        where = f"{path}: queue '{skill}'"
-        if not isinstance(weekly, dict):
-            raise HoursError(f"{where}: needs a mapping of days to hours")
-        table: dict[int, tuple[Span, ...]] = {}
-        for days, spans in weekly.items():
-            for d in _days(str(days), where):
-                table[d] = _parse_spans(spans, f"{where} {days}")
-        queues[str(skill)] = Schedule(table)
-    if "default" not in queues:
-        raise HoursError(f"{path}: queue 'default' is missing")
-    overrides: dict[date, dict[str, tuple[Span, ...]]] = {}
-    for item in data.get("holidays") or []:
-        if not isinstance(item, dict) or "date" not in item:
-            raise HoursError(f"{path}: holiday entries need a 'date'")
-        raw_date = item["date"]
-        try:
-            day = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date))
-        except ValueError:
-            raise HoursError(f"{path}: holiday date '{raw_date}' is not YYYY-MM-DD") from None
-        where = f"{path}: holiday {day}"
-        skills = item.get("queues") or ["*"]
-        spans = _parse_spans(item.get("hours", "closed"), where)
-        for s in skills:
-            overrides.setdefault(day, {})[str(s)] = spans
-    return Hours(timezone=tzname, queues=queues, overrides=overrides, display=str(data.get("display", "")))
+        model = _HoursFile.model_validate(data, context={"default_tz": default_tz})
+    except ValidationError as exc:
+        raise HoursError(report(exc, data, path, {"queues": ("queue", ""), "holidays": ("holiday", "date")})) from None
+    return model.hours()
 
 
 def load_hours(path: str | Path, default_tz: str = "Asia/Shanghai") -> Hours:
     """Read the hours file; times are local to its ``timezone`` or else ``default_tz``."""
-    path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HoursError(f"{path}: cannot read file: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise HoursError(f"{path}: not valid YAML: {exc}") from None
+        data = read_yaml(path)
+    except ReadError as exc:
+        raise HoursError(f"{path}: {exc.reason}") from None
     return parse_hours(data, str(path), default_tz)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-KINDS = ("menu", "info", "collect", "transfer", "survey", "callback", "hangup")
+from datafiles import DuplicateKey, Invalid, Loc, ReadError, problems, read_yaml, where
+
+Kind = Literal["menu", "info", "collect", "transfer", "survey", "callback", "hangup"]
+KINDS: tuple[str, ...] = get_args(Kind)
 GATHERING = ("menu", "info", "collect", "survey", "callback")
 TERMINAL = ("transfer", "hangup")
 RESERVED_KEYS = ("*", "#")
@@ -31,6 +34,8 @@ REQUIRED_MESSAGES = (
     "readback",
     "goodbye",
 )
+# Messages the flow fills in (ivr/flow.py ``msg``): any other {placeholder} would fail mid-call.
+MESSAGE_FIELDS = {"confirm": ("label",), "readback": ("digits",), "agents_closed": ("hours",)}
 
 
 @dataclass(frozen=True)
@@ -151,42 +156,103 @@ class Menu:
         return out
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last one)."""
+# --- the file's shape (pydantic); the rules across nodes are ``_MenuFile._sound`` ----------------
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: dict[str, int] = {}
-    for key_node, _ in node.value:
-        key = str(loader.construct_object(key_node, deep=deep))
-        if key in seen:
-            raise _DuplicateKey(key, key_node.start_mark.line + 1, seen[key])
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
+def _none_is_empty(value: Any) -> Any:
+    """``settings:`` or ``choices:`` with nothing under it is YAML null: the same as leaving it out."""
+    return {} if value is None else value
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str, line: int, first: int) -> None:
-        self.key, self.line, self.first = key, line, first
+class _NodeFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    kind: Kind
+    label: str | None = None
+    prompt: str | None = None
+    short: str | None = None
+    choices: Annotated[dict[str, str], BeforeValidator(_none_is_empty)] = {}
+    keywords: tuple[str, ...] | None = ()
+    skill: str | None = None
+    then: str | None = None
+    slot: str | None = None
+    min_digits: Annotated[int, Field(ge=1)] = 1
+    max_digits: Annotated[int, Field(ge=1)] = 20
+
+    def node(self, nid: str) -> Node:
+        prompt = (self.prompt or "").strip()
+        return Node(
+            id=nid,
+            kind=self.kind,
+            label=self.label or nid,
+            prompt=prompt,
+            short=(self.short or "").strip() or prompt,
+            choices=dict(self.choices),
+            keywords=self.keywords or (),
+            skill=self.skill or "",
+            then=self.then or "",
+            slot=self.slot or "value",
+            min_digits=self.min_digits,
+            max_digits=self.max_digits,
+        )
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, allow_inf_nan=False)
+
+    max_failures: Annotated[int, Field(ge=1)] = Menu.max_failures
+    confidence_threshold: Annotated[float, Field(ge=0, le=1)] = Menu.confidence_threshold
+    agent_node: str = Menu.agent_node
+    survey_node: str = Menu.survey_node
+    callback_node: str = Menu.callback_node
+    goodbye_node: str = Menu.goodbye_node
+    voice: str | None = None
+    yes_words: tuple[str, ...] = Menu.yes_words
+    no_words: tuple[str, ...] = Menu.no_words
+
+
+class _MenuFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    version: str | None = None  # for the people who edit the file
+    name: str | None = None
+    description: str | None = None
+    root: str = "main"
+    settings: Annotated[_Settings, BeforeValidator(_none_is_empty)] = _Settings()
+    messages: Annotated[dict[str, str | None], BeforeValidator(_none_is_empty)] = {}
+    nodes: Annotated[dict[str, _NodeFile], Field(min_length=1)]
+
+    def menu(self, path: str) -> Menu:
+        opts = self.settings
+        return Menu(
+            path=path,
+            root=self.root,
+            nodes={nid: raw.node(nid) for nid, raw in self.nodes.items()},
+            messages={k: v or "" for k, v in self.messages.items()},
+            **opts.model_dump(exclude={"voice"}),
+            voice=opts.voice or "",
+        )
+
+    @model_validator(mode="after")
+    def _sound(self) -> _MenuFile:
+        """The rules a type cannot say: prompts, keys, messages, and a graph every caller can leave."""
+        problems = _message_problems(self.messages)
+        for nid, raw in self.nodes.items():
+            problems.extend((("nodes", nid), reason) for reason in _node_problems(raw))
+        problems.extend((("nodes", p.node), p.reason) for p in _check_graph(self.menu("<menu>")))
+        if problems:
+            raise Invalid(*problems)
+        return self
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MenuError(path, [Problem("-", f"cannot read file: {exc.strerror or exc}")]) from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except _DuplicateKey as dup:
-        node = _node_at_line(text, dup.line)
-        raise MenuError(
-            path, [Problem(node, f"duplicate key '{dup.key}' (line {dup.line}, first on line {dup.first})")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise MenuError(path, [Problem("-", f"not valid YAML: {exc}")]) from None
+        return read_yaml(path)
+    except DuplicateKey as dup:
+        node = _node_at_line(path.read_text(encoding="utf-8"), dup.line)
+        raise MenuError(path, [Problem(node, dup.reason)]) from None
+    except ReadError as exc:
+        raise MenuError(path, [Problem("-", exc.reason)]) from None
 
 
 def _node_at_line(text: str, line: int) -> str:
@@ -206,88 +272,64 @@ def load_menu(path: str | Path) -> Menu:
 
 
 def parse_menu(data: Any, path: str | Path = "<menu>") -> Menu:
-    problems: list[Problem] = []
-    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not data["nodes"]:
-        raise MenuError(path, [Problem("-", "the file must be a mapping with a non-empty 'nodes' mapping")])
-    opts = data.get("settings") or {}
-    messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
+    try:
+        return _MenuFile.model_validate(data).menu(str(path))
+    except ValidationError as exc:
+        raise MenuError(path, [_problem(loc, reason) for loc, reason in problems(exc)]) from None
+
+
+def _node_of(loc: Loc) -> tuple[str, Loc]:
+    """The node (or ``settings``/``messages``) a problem belongs to, ``-`` for the file as a whole,
+    and the rest of the location."""
+    if len(loc) >= 2 and loc[0] == "nodes":
+        return str(loc[1]), loc[2:]
+    if loc and loc[0] in ("settings", "messages"):
+        return str(loc[0]), loc[1:]
+    return "-", loc
+
+
+def _problem(loc: Loc, reason: str) -> Problem:
+    node, rest = _node_of(loc)
+    return Problem(node, f"{where(rest, None)}: {reason}" if rest else reason)
+
+
+def _message_problems(messages: Mapping[str, str | None]) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
     for name in REQUIRED_MESSAGES:
-        if not messages.get(name, "").strip():
-            problems.append(Problem("messages", f"message '{name}' is missing"))
-    nodes: dict[str, Node] = {}
-    for raw_id, raw in data["nodes"].items():
-        nid = str(raw_id)
-        node, errs = _parse_node(nid, raw)
-        problems.extend(errs)
-        if node is not None:
-            nodes[nid] = node
-    root = str(data.get("root", "main"))
-    menu = Menu(
-        path=str(path),
-        root=root,
-        nodes=nodes,
-        messages=messages,
-        max_failures=int(opts.get("max_failures", 3)),
-        confidence_threshold=float(opts.get("confidence_threshold", 0.5)),
-        agent_node=str(opts.get("agent_node", "agent")),
-        survey_node=str(opts.get("survey_node", "survey")),
-        callback_node=str(opts.get("callback_node", "agent.callback")),
-        goodbye_node=str(opts.get("goodbye_node", "goodbye")),
-        voice=str(opts.get("voice") or ""),
-        yes_words=tuple(str(w) for w in opts.get("yes_words", Menu.yes_words)),
-        no_words=tuple(str(w) for w in opts.get("no_words", Menu.no_words)),
-    )
-    problems.extend(_check_graph(menu))
-    if problems:
-        raise MenuError(path, problems)
-    return menu
+        if not (messages.get(name) or "").strip():
+            out.append((("messages",), f"message '{name}' is missing"))
+    for name, fields in MESSAGE_FIELDS.items():
+        try:
+            (messages.get(name) or "").format(**dict.fromkeys(fields, ""))
+        except (KeyError, IndexError, AttributeError, ValueError) as exc:
+            allowed = ", ".join("{" + f + "}" for f in fields)
+            out.append((("messages",), f"message '{name}' can only use {allowed} ({type(exc).__name__}: {exc})"))
+    return out
 
 
-def _parse_node(nid: str, raw: Any) -> tuple[Node | None, list[Problem]]:
-    if not isinstance(raw, dict):
-        return None, [Problem(nid, "must be a mapping")]
-    errs: list[Problem] = []
-    kind = str(raw.get("kind", ""))
-    if kind not in KINDS:
-        errs.append(Problem(nid, f"kind '{kind}' is not one of {', '.join(KINDS)}"))
-    prompt = str(raw.get("prompt") or "").strip()
-    short = str(raw.get("short") or "").strip()
-    if not prompt:
-        errs.append(Problem(nid, "prompt is missing"))
-    if kind in GATHERING and not short:
-        errs.append(Problem(nid, "short prompt is missing"))
-    choices: dict[str, str] = {}
-    for key, target in (raw.get("choices") or {}).items():
-        k = str(key)
+def _node_problems(raw: _NodeFile) -> list[str]:
+    errs: list[str] = []
+    kind = raw.kind
+    if not (raw.prompt or "").strip():
+        errs.append("prompt is missing")
+    if kind in GATHERING and not (raw.short or "").strip():
+        errs.append("short prompt is missing")
+    for k in raw.choices:
         if k in RESERVED_KEYS:
-            errs.append(Problem(nid, f"key '{k}' is reserved (* repeats, # goes back)"))
+            errs.append(f"key '{k}' is reserved (* repeats, # goes back)")
         elif len(k) != 1 or k not in DIGITS:
-            errs.append(Problem(nid, f"key '{k}' is not a single keypad digit"))
-        choices[k] = str(target)
-    if kind == "menu" and not choices:
-        errs.append(Problem(nid, "no way out: a menu without choices"))
-    if kind != "menu" and choices:
-        errs.append(Problem(nid, f"only menus have choices (this node is '{kind}')"))
-    if kind == "collect" and not raw.get("then"):
-        errs.append(Problem(nid, "no way out: collect needs 'then'"))
-    if kind == "transfer" and not raw.get("skill"):
-        errs.append(Problem(nid, "transfer needs a 'skill' tag"))
-    keywords = tuple(str(k) for k in (raw.get("keywords") or []))
-    node = Node(
-        id=nid,
-        kind=kind,
-        label=str(raw.get("label") or nid),
-        prompt=prompt,
-        short=short or prompt,
-        choices=choices,
-        keywords=keywords,
-        skill=str(raw.get("skill") or ""),
-        then=str(raw.get("then") or ""),
-        slot=str(raw.get("slot") or "value"),
-        min_digits=int(raw.get("min_digits", 1)),
-        max_digits=int(raw.get("max_digits", 20)),
-    )
-    return node, errs
+            errs.append(f"key '{k}' is not a single keypad digit")
+    if kind == "menu" and not raw.choices:
+        errs.append("no way out: a menu without choices")
+    if kind != "menu" and raw.choices:
+        errs.append(f"only menus have choices (this node is '{kind}')")
+    if kind == "collect" and not raw.then:
+        errs.append("no way out: collect needs 'then'")
+    if kind == "collect" and raw.min_digits > raw.max_digits:
+        errs.append(f"min_digits {raw.min_digits} is more than max_digits {raw.max_digits}")
+    if kind == "transfer" and not raw.skill:
+        errs.append("transfer needs a 'skill' tag")
+    return errs
 
 
 def _edges(menu: Menu, node: Node) -> list[str]:

@@ -20,11 +20,13 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-import yaml
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from datafiles import ReadError, read_yaml, report
 from ivr.menu import Menu, load_menu
 from ivr.routing import CLARIFY, FALLBACK, ROUTE, Alternative, RouteResult
 from zhtext.match import PhraseMatcher
@@ -75,70 +77,76 @@ def features(compact: str, words: Sequence[str], hits: Iterable[str]) -> list[st
 # --- data ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Policy:
-    """Decision thresholds (route_data/policy.yaml); see that file for what each one means."""
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
-    route_min: float = 0.5
-    route_margin: float = 0.2
-    leaf_share: float = 0.55
-    clarify_pair_min: float = 0.5
-    clarify_second_min: float = 0.12
-    clarify_question: str = "请问您是要办理{a}，还是{b}？"
-    max_unclear: int = 2
-    scope_keep: float = 0.3
-    keyword_weight: float = 0.3
-    negation_penalty: float = 0.05
+
+def _regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pat in patterns:
+        try:
+            re.compile(pat)
+        except re.error as exc:
+            raise ValueError(f"bad agent pattern {pat!r}: {exc}") from None
+    return patterns
+
+
+def _two_options(question: str) -> str:
+    """The question is filled with the two options' labels when the router asks; nothing else may be in braces."""
+    if "{a}" not in question or "{b}" not in question:
+        raise ValueError("needs both {a} and {b}")
+    try:
+        question.format(a="", b="")
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise ValueError(f"can only use {{a}} and {{b}} ({type(exc).__name__}: {exc})") from None
+    return question
+
+
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid", allow_inf_nan=False))
+class Policy:
+    """Decision thresholds (route_data/policy.yaml); see that file for what each one means.
+    A pydantic dataclass: built from the file, or by ``dataclasses.replace`` in a sweep, it is checked."""
+
+    route_min: Share = 0.5
+    route_margin: Share = 0.2
+    leaf_share: Share = 0.55
+    clarify_pair_min: Share = 0.5
+    clarify_second_min: Share = 0.12
+    clarify_question: Annotated[str, AfterValidator(_two_options)] = "请问您是要办理{a}，还是{b}？"
+    max_unclear: Annotated[int, Field(ge=1)] = 2
+    scope_keep: Share = 0.3
+    keyword_weight: Share = 0.3
+    negation_penalty: Share = 0.05
     agent_phrases: tuple[str, ...] = ("人工", "转人工", "人工客服", "人工服务")
-    agent_patterns: tuple[str, ...] = ()
+    agent_patterns: Annotated[tuple[str, ...], AfterValidator(_regexes)] = ()
     negators: tuple[str, ...] = ("不是", "不要", "不用", "不需要", "别", "不想")
-    negation_window: int = 3
+    negation_window: Annotated[int, Field(ge=0)] = 3
     first_option: tuple[str, ...] = ("第一个", "前者")
     second_option: tuple[str, ...] = ("第二个", "后者")
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "<policy>") -> Policy:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown policy setting(s): {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, raw in data.items():
-            default = getattr(cls, name)
-            if isinstance(default, tuple):
-                if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-                    raise ValueError(f"{source}: '{name}' must be a list of strings")
-                values[name] = tuple(raw)
-            elif isinstance(default, bool) or not isinstance(default, (int, float, str)):
-                raise ValueError(f"{source}: '{name}' has an unsupported type")
-            else:
-                try:
-                    values[name] = type(default)(raw)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{source}: '{name}' must be a {type(default).__name__}") from None
-        pol = cls(**values)
-        for name in ("route_min", "route_margin", "leaf_share", "clarify_pair_min", "clarify_second_min",
-                     "scope_keep", "keyword_weight", "negation_penalty"):  # fmt: skip
-            if not 0.0 <= getattr(pol, name) <= 1.0:
-                raise ValueError(f"{source}: '{name}' must be between 0 and 1")
-        if pol.max_unclear < 1:
-            raise ValueError(f"{source}: 'max_unclear' must be at least 1")
-        for pat in pol.agent_patterns:
-            try:
-                re.compile(pat)
-            except re.error as exc:
-                raise ValueError(f"{source}: bad agent pattern {pat!r}: {exc}") from None
-        if "{a}" not in pol.clarify_question or "{b}" not in pol.clarify_question:
-            raise ValueError(f"{source}: 'clarify_question' needs both {{a}} and {{b}}")
-        return pol
+    def from_mapping(cls, data: Any, source: str = "<policy>") -> Policy:
+        """The policy a file's mapping gives; ValueError naming ``source`` and the setting otherwise."""
+        try:
+            return _POLICY.validate_python(data)
+        except ValidationError as exc:
+            raise ValueError(report(exc, data, source)) from None
+
+
+_POLICY = TypeAdapter(Policy)
+Phrases = dict[str, list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]]
+_SYNONYMS = TypeAdapter(Phrases, config=ConfigDict(coerce_numbers_to_str=True))
+
+
+def _read(path: Path) -> Any:
+    try:
+        return read_yaml(path)
+    except ReadError as exc:
+        raise ValueError(f"{path}: {exc.reason}") from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
     path = Path(path) if path else DATA_DIR / "policy.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: must be a mapping")
-    return Policy.from_mapping(data, str(path))
+    data = _read(path)
+    return Policy.from_mapping({} if data is None else data, str(path))
 
 
 @dataclass(frozen=True)
@@ -164,16 +172,14 @@ def load_examples(path: str | Path) -> list[Example]:
 
 
 def load_synonyms(path: str | Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Node id -> extra phrases callers use for it (route_data/synonyms.yaml)."""
     path = Path(path) if path else DATA_DIR / "synonyms.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: must map node ids to lists of phrases")
-    out: dict[str, tuple[str, ...]] = {}
-    for node, phrases in data.items():
-        if not isinstance(phrases, list):
-            raise ValueError(f"{path}: node '{node}' must have a list of phrases")
-        out[str(node)] = tuple(str(p) for p in phrases)
-    return out
+    data = _read(path)
+    try:
+        phrases = _SYNONYMS.validate_python({} if data is None else data)
+    except ValidationError as exc:
+        raise ValueError(report(exc, data, str(path), {"*": ("node", "")})) from None
+    return {node: tuple(words) for node, words in phrases.items()}
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,23 @@ drawn from what, for the sampling log.
 
 from __future__ import annotations
 
-import math
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from datafiles import Invalid, ReadError, read_yaml, report
+
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "sampling_policy.yaml"
-KNOWN_FLAGS = ("forbidden_phrase", "angry_customer", "long_silence", "auto_fail")
+Flag = Literal["forbidden_phrase", "angry_customer", "long_silence", "auto_fail"]
+KNOWN_FLAGS: tuple[str, ...] = get_args(Flag)
 
 
 class PolicyError(ValueError):
@@ -170,74 +174,68 @@ def sample(calls: Iterable[CallInfo], policy: SamplingPolicy, seed: int | str) -
     return Sample(tuple(picks), audit)
 
 
+# --- the file's shape (pydantic) ---------------------------------------------------------------
+
+Whole = Annotated[int, Field(ge=0)]
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)  # NaN passes "v < 0"; pages cannot show inf
+
+
+class _RuleFile(BaseModel):
+    model_config = _STRICT
+
+    reason: str
+    flag: Flag | None = None
+    sentiment_below: float | None = None
+    total_below: float | None = None
+    lowest_per_agent_week: Whole = 0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> _RuleFile:
+        given = self.model_fields_set
+        kinds = [
+            k
+            for k in ("flag", "sentiment_below", "lowest_per_agent_week")
+            if k in given and getattr(self, k) is not None
+        ]
+        if not kinds and self.total_below is None:
+            raise Invalid(((), "needs one of flag, sentiment_below, total_below, lowest_per_agent_week"))
+        if len(kinds) > 1:
+            raise Invalid(((), f"give only one of {kinds}"))
+        return self
+
+
+class _PolicyFile(BaseModel):
+    model_config = _STRICT
+
+    version: Annotated[str, Field(strict=False, coerce_numbers_to_str=True)] = SamplingPolicy.version
+    random_per_agent_week: Whole = SamplingPolicy.random_per_agent_week
+    min_duration_s: Annotated[float, Field(ge=0)] = SamplingPolicy.min_duration_s
+    require_recording: bool = SamplingPolicy.require_recording
+    skip_reviewed: bool = SamplingPolicy.skip_reviewed
+    max_targeted_per_agent_week: Whole = SamplingPolicy.max_targeted_per_agent_week
+    targeted: list[_RuleFile] | None = None
+    timezone: str = SamplingPolicy.timezone
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, tz: str) -> str:
+        try:
+            ZoneInfo(tz)
+        except (KeyError, ValueError):
+            raise ValueError(f"unknown time zone {tz!r}") from None
+        return tz
+
+    def policy(self) -> SamplingPolicy:
+        rules = tuple(Rule(**r.model_dump()) for r in self.targeted or [])
+        return SamplingPolicy(**self.model_dump(exclude={"targeted"}), rules=rules)
+
+
 def parse_policy(data: Any, source: str = "<memory>") -> SamplingPolicy:
     """Validate a policy mapping; errors name ``source`` and the rule."""
-
-    def err(where: str, msg: str) -> PolicyError:
-        return PolicyError(f"{source}: {where}: {msg}")
-
-    if not isinstance(data, Mapping):
-        raise err("top level", "expected a mapping")
-    known = {
-        "version",
-        "random_per_agent_week",
-        "min_duration_s",
-        "require_recording",
-        "skip_reviewed",
-        "max_targeted_per_agent_week",
-        "targeted",
-        "timezone",
-    }
-    if set(data) - known:
-        raise err("top level", f"unknown keys {sorted(set(data) - known)}")
-
-    def num(key: str, default: float, integer: bool = False) -> Any:
-        v = data.get(key, default)
-        if isinstance(v, float) and not math.isfinite(v):  # NaN passes "v < 0"; pages cannot show inf
-            raise err(key, f"expected a finite number, got {v!r}")
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (integer and not isinstance(v, int)):
-            raise err(key, f"expected a {'whole ' if integer else ''}number >= 0, got {v!r}")
-        return v
-
-    rules: list[Rule] = []
-    for k, raw in enumerate(data.get("targeted") or []):
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("reason"), str):
-            raise err(f"targeted[{k}]", "expected {reason, flag | sentiment_below | lowest_per_agent_week}")
-        where = f"targeted rule '{raw['reason']}'"
-        extra = set(raw) - {"reason", "flag", "sentiment_below", "total_below", "lowest_per_agent_week"}
-        if extra:
-            raise err(where, f"unknown keys {sorted(extra)}")
-        flag = raw.get("flag")
-        if flag is not None and flag not in KNOWN_FLAGS:
-            raise err(where, f"flag must be one of {KNOWN_FLAGS}, got {flag!r}")
-        kinds = [x for x in ("flag", "sentiment_below", "lowest_per_agent_week") if raw.get(x) is not None]
-        if not kinds and raw.get("total_below") is None:
-            raise err(where, "needs one of flag, sentiment_below, total_below, lowest_per_agent_week")
-        if len(kinds) > 1:
-            raise err(where, f"give only one of {kinds}")
-        for bound in ("sentiment_below", "total_below"):
-            v = raw.get(bound)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)):
-                raise err(where, f"{bound} must be a finite number, got {v!r}")
-        lowest = raw.get("lowest_per_agent_week", 0)
-        if not isinstance(lowest, int) or isinstance(lowest, bool) or lowest < 0:
-            raise err(where, "lowest_per_agent_week must be a whole number >= 0")
-        rules.append(Rule(raw["reason"], flag, raw.get("sentiment_below"), raw.get("total_below"), lowest))
-    tz = str(data.get("timezone", "Asia/Shanghai"))
     try:
-        ZoneInfo(tz)
-    except (KeyError, ValueError):
-        raise err("timezone", f"unknown time zone {tz!r}") from None
-    return SamplingPolicy(
-        version=str(data.get("version", "default")),
-        random_per_agent_week=num("random_per_agent_week", 3, integer=True),
-        min_duration_s=float(num("min_duration_s", 20.0)),
-        require_recording=bool(data.get("require_recording", True)),
-        skip_reviewed=bool(data.get("skip_reviewed", True)),
-        max_targeted_per_agent_week=num("max_targeted_per_agent_week", 5, integer=True),
-        rules=tuple(rules),
-        timezone=tz,
-    )
+        return _PolicyFile.model_validate(data).policy()
+    except ValidationError as exc:
+        raise PolicyError(report(exc, data, source, {"targeted": ("targeted rule", "reason")})) from None
 
 
 def load_policy(path: Path | str | None = None) -> SamplingPolicy:
@@ -247,12 +245,8 @@ def load_policy(path: Path | str | None = None) -> SamplingPolicy:
 
 @lru_cache(maxsize=8)
 def _load_policy(path: str) -> SamplingPolicy:
-    import yaml
-
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
+        data = read_yaml(path)
+    except ReadError as exc:
+        raise PolicyError(f"{path}: {exc.reason}") from None
     return parse_policy(data, path)

@@ -12,16 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from datafiles import Invalid, Loc, ReadError, problems, read_yaml, report
 from qa.scorers import Result
 from qa.scorers.phrases import ForbiddenRule, PhoneticScan, PhraseBook
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "scorecards" / "default.yaml"
-NA_POLICIES = ("skip", "full", "zero")
-FORBIDDEN_CATEGORIES = ("dismissive", "imperative", "negative", "blaming", "abuse")
+NaPolicy = Literal["skip", "full", "zero"]
+NA_POLICIES: tuple[str, ...] = get_args(NaPolicy)
+Category = Literal["dismissive", "imperative", "negative", "blaming", "abuse"]
+FORBIDDEN_CATEGORIES: tuple[str, ...] = get_args(Category)
 REQUIRED_LISTS = (
     "greeting",
     "recording_notice",
@@ -42,9 +56,9 @@ class ScorecardError(ValueError):
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A check the YAML may name: which parameters it takes (name -> type)."""
+    """A check the YAML may name: which parameters it takes (name -> type, validated strictly)."""
 
-    params: Mapping[str, type | tuple[type, ...]]
+    params: Mapping[str, Any]  # int, float, (int, float), list[str], ...
     auto_fail_capable: bool = False
 
 
@@ -52,13 +66,13 @@ class CheckSpec:
 CHECKS: dict[str, CheckSpec] = {
     "script.greeting": CheckSpec({"first_turns": int}),
     "script.recording_notice": CheckSpec({"first_turns": int}),
-    "script.verification": CheckSpec({"id_kinds": list}),
+    "script.verification": CheckSpec({"id_kinds": list[str]}),
     "script.empathy": CheckSpec({"window": int}),
     "script.hold": CheckSpec({}),
     "script.closing": CheckSpec({"last_turns": int}),
     "forbidden.phrases": CheckSpec({"per_hit": (int, float)}),
     "forbidden.abuse": CheckSpec({}, auto_fail_capable=True),
-    "forbidden.pii_leak": CheckSpec({"kinds": list}, auto_fail_capable=True),
+    "forbidden.pii_leak": CheckSpec({"kinds": list[str]}, auto_fail_capable=True),
     "politeness": CheckSpec({}),
     "satisfaction": CheckSpec({}),
     "resolution": CheckSpec({}),
@@ -101,175 +115,181 @@ class Scorecard:
         return tuple(i for i in self.items if i.auto_fail)
 
 
-def _err(source: str, where: str, msg: str) -> ScorecardError:
-    return ScorecardError(f"{source}: {where}: {msg}")
+# --- the file's shape (pydantic); rules across entries are ``_ScorecardFile._consistent`` ----------
+
+Phrase = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1)]
+Weight = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+Text = Annotated[str, Field(strict=False, coerce_numbers_to_str=True)]  # version: 2026.11 is text too
+Version = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1)]
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-def _str_list(source: str, where: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
-        raise _err(source, where, "expected a list of non-empty strings")
-    return tuple(x.strip() for x in value)
+@cache
+def _param_type(kind: Any) -> TypeAdapter[Any]:
+    """A ``CheckSpec`` parameter type as a strict validator (no bools for numbers, no NaN)."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds:  # a strict float takes ints too, and says "finite" for NaN instead of "whole number"
+        kinds = tuple(k for k in kinds if k is not int)
+    ann: Any = Union[kinds] if len(kinds) > 1 else kinds[0]  # noqa: UP007
+    return TypeAdapter(ann, config=_STRICT)
 
 
-def _number(source: str, where: str, value: Any, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _err(source, where, f"expected a number, got {value!r}")
-    if positive and value <= 0:
-        raise _err(source, where, f"must be > 0, got {value!r}")
-    return float(value)
+class _Dimension(BaseModel):
+    model_config = _STRICT
+
+    name: Phrase
+    weight: Weight
+
+
+class _Item(BaseModel):
+    model_config = _STRICT
+
+    id: Phrase
+    name: Text | None = None
+    dimension: str | None = None  # scored items only
+    weight: Weight | None = None  # scored items only
+    check: str
+    params: dict[str, Any] | None = None
+    na: NaPolicy = "skip"
+    auto_fail: bool = False
+
+    @model_validator(mode="after")
+    def _check_fits(self) -> _Item:
+        """The check exists, takes these parameters, and may be auto-fail; scored items have a weight."""
+        if self.check not in CHECKS:
+            raise Invalid(((), f"unknown check {self.check!r} (known: {', '.join(sorted(CHECKS))})"))
+        spec = CHECKS[self.check]
+        for pk, pv in (self.params or {}).items():
+            if pk not in spec.params:
+                raise Invalid(((), f"check {self.check} takes no parameter {pk!r}"))
+            try:
+                _param_type(spec.params[pk]).validate_python(pv)
+            except ValidationError as exc:
+                reason = problems(exc)[0][1]
+                raise Invalid(((), f"parameter {pk!r} has the wrong type ({reason})")) from None
+        if self.auto_fail and not spec.auto_fail_capable:
+            raise Invalid(((), f"check {self.check} cannot be an auto-fail item"))
+        if not self.auto_fail and self.weight is None:
+            raise Invalid((("weight",), "required (a number > 0)"))
+        return self
+
+    def item(self) -> Item:
+        params = dict(self.params or {})
+        if self.auto_fail:
+            return Item(self.id, self.name or self.id, "", 0.0, self.check, params, "skip", True)
+        return Item(
+            self.id, self.name or self.id, self.dimension or "", self.weight or 0.0, self.check, params, self.na
+        )
+
+
+class _Forbidden(BaseModel):
+    model_config = _STRICT
+
+    phrase: Phrase
+    category: Category = "negative"
+    unless_followed_by: list[Phrase] | None = None
+    unless_preceded_by: list[Phrase] | None = None
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_phrase(cls, raw: Any) -> Any:
+        """A bare string is a phrase of the default category."""
+        return {"phrase": raw} if isinstance(raw, str) else raw
+
+    def rule(self) -> ForbiddenRule:
+        return ForbiddenRule(
+            self.phrase, self.category, tuple(self.unless_followed_by or ()), tuple(self.unless_preceded_by or ())
+        )
+
+
+class _Phonetic(BaseModel):
+    """``phonetic:`` (optional): phrase lists also matched on pronunciation, for recognized speech (qa.phonetic)."""
+
+    model_config = _STRICT
+
+    lists: list[Phrase]
+    tolerance: Annotated[float, Field(ge=0, lt=0.5)] = 0.2
+    unsure_tolerance: Annotated[float, Field(lt=0.5)] | None = None  # default: tolerance
+    min_syllables: Annotated[int, Field(ge=2)] = 2
+    channels: list[Literal["call", "chat"]] = ["call"]
+
+    @model_validator(mode="after")
+    def _looser(self) -> _Phonetic:
+        if self.unsure_tolerance is not None and self.unsure_tolerance < self.tolerance:
+            raise Invalid((("unsure_tolerance",), f"must be in [tolerance, 0.5), got {self.unsure_tolerance}"))
+        return self
+
+    def scan(self, lists: Mapping[str, list[str]]) -> PhoneticScan:
+        loose = self.tolerance if self.unsure_tolerance is None else self.unsure_tolerance
+        return PhoneticScan.build(lists, self.lists, self.tolerance, self.min_syllables, self.channels, loose)
+
+
+class _ScorecardFile(BaseModel):
+    model_config = _STRICT
+
+    name: Phrase
+    version: Version
+    description: Text | None = None
+    dimensions: Annotated[list[_Dimension], Field(min_length=1)]
+    items: Annotated[list[_Item], Field(min_length=1)]
+    phrases: dict[str, list[Phrase]]
+    forbidden: list[_Forbidden] | None = None
+    thresholds: dict[str, Annotated[float, Strict()]] | None = None
+    phonetic: _Phonetic | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ScorecardFile:
+        """Names unique, every scored item in a dimension that exists, every dimension used, lists there."""
+        found: list[tuple[Loc, str]] = []
+        dims: list[str] = []
+        for k, dim in enumerate(self.dimensions):
+            if dim.name in dims:
+                found.append((("dimensions", k), "defined twice"))
+            dims.append(dim.name)
+        seen: set[str] = set()
+        for k, item in enumerate(self.items):
+            if item.id in seen:
+                found.append((("items", k), "id used twice"))
+            seen.add(item.id)
+            if not item.auto_fail and item.dimension not in dims:
+                found.append((("items", k), f"dimension {item.dimension!r} is not one of {dims}"))
+        for k, dim in enumerate(self.dimensions):
+            if not any(i.dimension == dim.name and not i.auto_fail for i in self.items):
+                found.append((("dimensions", k), "has no items"))
+        found.extend((("phrases", req), "missing") for req in REQUIRED_LISTS if req not in self.phrases)
+        for name in self.phonetic.lists if self.phonetic else []:
+            if name not in self.phrases:
+                known = ", ".join(sorted(self.phrases))
+                found.append((("phonetic", "lists"), f"{name!r} is not a phrase list (known: {known})"))
+        if found:
+            raise Invalid(*found)
+        return self
+
+    def scorecard(self, source: str) -> Scorecard:
+        phonetic = self.phonetic.scan(self.phrases) if self.phonetic else None
+        book = PhraseBook(self.phrases, [f.rule() for f in self.forbidden or []], phonetic)
+        dimensions = {d.name: d.weight for d in self.dimensions}
+        items = tuple(i.item() for i in self.items)
+        return Scorecard(self.name, self.version, dimensions, items, book, dict(self.thresholds or {}), source)
+
+
+# how an error names an entry: ``item 'greeting' weight``, ``forbidden '笨'``, ``phrases 'hold'``
+_NAMES = {
+    "items": ("item", "id"),
+    "dimensions": ("dimension", "name"),
+    "forbidden": ("forbidden", "phrase"),
+    "phrases": ("phrases", ""),
+    "thresholds": ("thresholds", ""),
+}
 
 
 def parse_scorecard(data: Any, source: str = "<memory>") -> Scorecard:
     """Validate a scorecard mapping; every error names ``source`` and the offending item."""
-    if not isinstance(data, Mapping):
-        raise _err(source, "top level", "expected a mapping")
-    unknown = set(data) - {
-        "name",
-        "version",
-        "description",
-        "dimensions",
-        "items",
-        "phrases",
-        "forbidden",
-        "thresholds",
-        "phonetic",
-    }
-    if unknown:
-        raise _err(source, "top level", f"unknown keys {sorted(unknown)}")
-    name = data.get("name")
-    version = data.get("version")
-    if not isinstance(name, str) or not name:
-        raise _err(source, "name", "required string")
-    if not isinstance(version, str | int | float) or isinstance(version, bool) or not str(version).strip():
-        raise _err(source, "version", "required (a string such as '2026.11-1')")
-
-    dims_raw = data.get("dimensions")
-    if not isinstance(dims_raw, list) or not dims_raw:
-        raise _err(source, "dimensions", "expected a non-empty list of {name, weight}")
-    dimensions: dict[str, float] = {}
-    for k, dim in enumerate(dims_raw):
-        where = f"dimensions[{k}]"
-        if not isinstance(dim, Mapping) or not isinstance(dim.get("name"), str):
-            raise _err(source, where, "expected {name, weight}")
-        if dim["name"] in dimensions:
-            raise _err(source, f"dimension '{dim['name']}'", "defined twice")
-        dimensions[dim["name"]] = _number(source, f"dimension '{dim['name']}' weight", dim.get("weight"))
-
-    items_raw = data.get("items")
-    if not isinstance(items_raw, list) or not items_raw:
-        raise _err(source, "items", "expected a non-empty list")
-    items: list[Item] = []
-    seen: set[str] = set()
-    for k, raw in enumerate(items_raw):
-        if not isinstance(raw, Mapping):
-            raise _err(source, f"items[{k}]", "expected a mapping")
-        iid = raw.get("id")
-        if not isinstance(iid, str) or not iid:
-            raise _err(source, f"items[{k}]", "missing 'id'")
-        where = f"item '{iid}'"
-        if iid in seen:
-            raise _err(source, where, "id used twice")
-        seen.add(iid)
-        extra = set(raw) - {"id", "name", "dimension", "weight", "check", "params", "na", "auto_fail"}
-        if extra:
-            raise _err(source, where, f"unknown keys {sorted(extra)}")
-        check = raw.get("check")
-        if check not in CHECKS:
-            raise _err(source, where, f"unknown check {check!r} (known: {', '.join(sorted(CHECKS))})")
-        spec = CHECKS[check]
-        params = raw.get("params") or {}
-        if not isinstance(params, Mapping):
-            raise _err(source, where, "params must be a mapping")
-        for pk, pv in params.items():
-            if pk not in spec.params:
-                raise _err(source, where, f"check {check} takes no parameter {pk!r}")
-            if not isinstance(pv, spec.params[pk]) or isinstance(pv, bool):
-                raise _err(source, where, f"parameter {pk!r} has the wrong type ({pv!r})")
-        auto_fail = bool(raw.get("auto_fail", False))
-        if auto_fail:
-            if not spec.auto_fail_capable:
-                raise _err(source, where, f"check {check} cannot be an auto-fail item")
-            items.append(Item(iid, str(raw.get("name") or iid), "", 0.0, check, dict(params), "skip", True))
-            continue
-        dim = raw.get("dimension")
-        if dim not in dimensions:
-            raise _err(source, where, f"dimension {dim!r} is not one of {list(dimensions)}")
-        weight = _number(source, f"{where} weight", raw.get("weight"))
-        na = raw.get("na", "skip")
-        if na not in NA_POLICIES:
-            raise _err(source, where, f"na must be one of {NA_POLICIES}, got {na!r}")
-        items.append(Item(iid, str(raw.get("name") or iid), dim, weight, check, dict(params), na, False))
-    for dim in dimensions:
-        if not any(i.dimension == dim for i in items):
-            raise _err(source, f"dimension '{dim}'", "has no items")
-
-    phrases_raw = data.get("phrases")
-    if not isinstance(phrases_raw, Mapping):
-        raise _err(source, "phrases", "expected a mapping of list name -> phrases")
-    lists = {str(k): _str_list(source, f"phrases '{k}'", v) for k, v in phrases_raw.items()}
-    for req in REQUIRED_LISTS:
-        if req not in lists:
-            raise _err(source, f"phrases '{req}'", "missing")
-    rules: list[ForbiddenRule] = []
-    for k, raw in enumerate(data.get("forbidden") or []):
-        if isinstance(raw, str):
-            raw = {"phrase": raw, "category": "negative"}
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("phrase"), str) or not raw["phrase"].strip():
-            raise _err(
-                source, f"forbidden[{k}]", "expected {phrase, category, unless_followed_by?, unless_preceded_by?}"
-            )
-        where = f"forbidden '{raw['phrase']}'"
-        cat = raw.get("category", "negative")
-        if cat not in FORBIDDEN_CATEGORIES:
-            raise _err(source, where, f"category must be one of {FORBIDDEN_CATEGORIES}, got {cat!r}")
-        extra = set(raw) - {"phrase", "category", "unless_followed_by", "unless_preceded_by", "note"}
-        if extra:
-            raise _err(source, where, f"unknown keys {sorted(extra)}")
-        rules.append(
-            ForbiddenRule(
-                raw["phrase"].strip(),
-                cat,
-                _str_list(source, f"{where} unless_followed_by", raw.get("unless_followed_by") or []),
-                _str_list(source, f"{where} unless_preceded_by", raw.get("unless_preceded_by") or []),
-            )
-        )
-    thresholds_raw = data.get("thresholds") or {}
-    if not isinstance(thresholds_raw, Mapping):
-        raise _err(source, "thresholds", "expected a mapping")
-    thresholds = {str(k): _number(source, f"thresholds '{k}'", v, positive=False) for k, v in thresholds_raw.items()}
-    phonetic = _phonetic(source, data.get("phonetic"), lists)
-    book = PhraseBook(lists, rules, phonetic)
-    return Scorecard(str(name), str(version), dimensions, tuple(items), book, thresholds, source)
-
-
-def _phonetic(source: str, raw: Any, lists: Mapping[str, tuple[str, ...]]) -> PhoneticScan | None:
-    """``phonetic: {lists, tolerance, unsure_tolerance, min_syllables, channels}`` (optional):
-    the phrase lists also matched on pronunciation, for recognized speech (qa.phonetic)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping):
-        raise _err(source, "phonetic", "expected a mapping {lists, tolerance?, min_syllables?, channels?}")
-    extra = set(raw) - {"lists", "tolerance", "unsure_tolerance", "min_syllables", "channels"}
-    if extra:
-        raise _err(source, "phonetic", f"unknown keys {sorted(extra)}")
-    names = _str_list(source, "phonetic lists", raw.get("lists"))
-    for n in names:
-        if n not in lists:
-            raise _err(source, "phonetic lists", f"{n!r} is not a phrase list (known: {', '.join(sorted(lists))})")
-    tolerance = _number(source, "phonetic tolerance", raw.get("tolerance", 0.2), positive=False)
-    if not 0.0 <= tolerance < 0.5:
-        raise _err(source, "phonetic tolerance", f"must be in [0, 0.5), got {tolerance}")
-    loose = _number(source, "phonetic unsure_tolerance", raw.get("unsure_tolerance", tolerance), positive=False)
-    if not tolerance <= loose < 0.5:
-        raise _err(source, "phonetic unsure_tolerance", f"must be in [tolerance, 0.5), got {loose}")
-    min_syl = raw.get("min_syllables", 2)
-    if isinstance(min_syl, bool) or not isinstance(min_syl, int) or min_syl < 2:
-        raise _err(source, "phonetic min_syllables", f"expected an integer >= 2, got {min_syl!r}")
-    channels = _str_list(source, "phonetic channels", raw.get("channels", ["call"]))
-    for ch in channels:
-        if ch not in ("call", "chat"):
-            raise _err(source, "phonetic channels", f"expected call and/or chat, got {ch!r}")
-    return PhoneticScan.build(lists, names, tolerance, min_syl, channels, loose)
+    try:
+        return _ScorecardFile.model_validate(data).scorecard(source)
+    except ValidationError as exc:
+        raise ScorecardError(report(exc, data, source, _NAMES)) from None
 
 
 def load_scorecard(path: Path | str | None = None) -> Scorecard:
@@ -279,16 +299,11 @@ def load_scorecard(path: Path | str | None = None) -> Scorecard:
 
 @lru_cache(maxsize=16)
 def _load(path: str) -> Scorecard:
-    import yaml
-
-    p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScorecardError(f"{p}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise ScorecardError(f"{p}: not valid YAML: {exc}") from None
-    return parse_scorecard(data, str(p))
+        data = read_yaml(path)
+    except ReadError as exc:
+        raise ScorecardError(f"{path}: {exc.reason}") from None
+    return parse_scorecard(data, path)
 
 
 CheckFn = Callable[[Any, Item], Result]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,12 @@ def test_naive_datetime_refused() -> None:
         ({"queues": {"default": {"mon": "nine to five"}}}, "is not HH:MM-HH:MM"),
         ({"timezone": "Mars/Base", "queues": {"default": {}}}, "unknown timezone"),
         ({"queues": {"default": {}}, "holidays": [{"date": "2026-13-01"}]}, "is not YYYY-MM-DD"),
+        # the old parser closed queues 'e', 'n', 't', ... for a string, and ignored a misspelt section
+        (
+            {"queues": {"default": {}}, "holidays": [{"date": "2026-10-01", "queues": "enterprise"}]},
+            "holiday '2026-10-01' queues: expected a list, got 'enterprise'",
+        ),
+        ({"queues": {"default": {}}, "holiday": [{"date": "2026-10-01"}]}, r"top level: unknown keys \['holiday'\]"),
     ],
 )
 def test_bad_hours(data: dict, message: str) -> None:
@@ -64,3 +71,20 @@ def test_timezone_comes_from_the_setting_unless_the_file_names_one() -> None:
     assert agents_open(load_hours(HOURS_PATH, default_tz="Europe/London"), "general", late_utc) is True
     own = parse_hours({"timezone": "Asia/Tokyo", "queues": {"default": {"daily": "09:00-18:00"}}}, default_tz="UTC")
     assert own.timezone == "Asia/Tokyo" and agents_open(own, "x", noon_utc) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # PyYAML's own ValueError escaped for an impossible date: not an HoursError, so no clear refusal
+        ("queues:\n  default: {daily: '08:00-23:00'}\nholidays:\n  - date: 2026-13-01\n", "line 4: '2026-13-01'"),
+        # a queue given twice: the old loader silently kept the last
+        ("queues:\n  default: {daily: '08:00-23:00'}\n  default: {daily: closed}\n", "duplicate key 'default'"),
+    ],
+)
+def test_bad_hours_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "hours.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(HoursError) as exc:
+        load_hours(path)
+    assert str(exc.value).startswith(f"{path}: ") and message in str(exc.value)

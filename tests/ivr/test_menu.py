@@ -123,8 +123,50 @@ def test_child_ids_prefixed_by_parent(tmp_path: Path) -> None:
 
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     assert "not valid YAML" in str(_broken(tmp_path, "nodes: [\n"))
-    with pytest.raises(MenuError, match="cannot read file"):
+    with pytest.raises(MenuError, match="file not found"):
         load_menu(tmp_path / "absent.yaml")
+
+
+def _settings(data: dict) -> dict:
+    return data["settings"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        # a string is not a list: the old parser took each character as a keyword / yes-word
+        (lambda d: d["nodes"]["order"].update(keywords="订单"), "node 'order': keywords: expected a list, got '订单'"),
+        (lambda d: _settings(d).update(yes_words="是"), "node 'settings': yes_words: expected a list"),
+        # typos were silently ignored (no keywords, default settings)
+        (lambda d: d["nodes"]["order"].update(keyword=["下单"]), "node 'order': unknown keys ['keyword']"),
+        (lambda d: d.update(setting=d.pop("settings")), "node '-': unknown keys ['setting']"),
+        # numbers that are not numbers crashed with a bare ValueError / AttributeError, or were taken as NaN
+        (
+            lambda d: _settings(d).update(max_failures="three"),
+            "node 'settings': max_failures: expected a whole number, got 'three'",
+        ),
+        (
+            lambda d: _settings(d).update(confidence_threshold=float("nan")),
+            "node 'settings': confidence_threshold: expected a finite number",
+        ),
+        (lambda d: d["nodes"]["order"].update(choices=["order.status"]), "node 'order': choices: expected a mapping"),
+        (
+            lambda d: d["nodes"]["order.status"].update(min_digits=30),
+            "node 'order.status': min_digits 30 is more than max_digits 20",
+        ),
+        # an empty message was spoken as "None"; an unknown placeholder raised KeyError in the middle of a call
+        (lambda d: d["messages"].update(welcome=None), "node 'messages': message 'welcome' is missing"),
+        (
+            lambda d: d["messages"].update(confirm="您是要办理{lable}吗？"),
+            "node 'messages': message 'confirm' can only use {label}",
+        ),
+    ],
+)
+def test_shapes_the_old_parser_let_through(tmp_path: Path, mutate, message: str) -> None:
+    data = _base()
+    mutate(data)
+    err = _broken(tmp_path, data)
+    assert message in str(err)
 
 
 def test_server_refuses_to_start_on_a_broken_menu(tmp_path: Path, settings: Settings) -> None:

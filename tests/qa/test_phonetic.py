@@ -98,10 +98,10 @@ def test_best_match_is_anchored_and_cheapest() -> None:
     [
         ("[]", "expected a mapping"),
         ("{lists: [nope]}", "'nope' is not a phrase list"),
-        ("{lists: [greeting], tolerance: 0.6}", "must be in [0, 0.5)"),
+        ("{lists: [greeting], tolerance: 0.6}", "tolerance: must be < 0.5, got 0.6"),
         ("{lists: [greeting], tolerance: 0.2, unsure_tolerance: 0.1}", "unsure_tolerance: must be in [tolerance"),
-        ("{lists: [greeting], min_syllables: 1}", "expected an integer >= 2"),
-        ("{lists: [greeting], channels: [fax]}", "expected call and/or chat"),
+        ("{lists: [greeting], min_syllables: 1}", "min_syllables: must be >= 2, got 1"),
+        ("{lists: [greeting], channels: [fax]}", "channels[0]: must be one of 'call' or 'chat', got 'fax'"),
         ("{lists: [greeting], fuzzy: true}", "unknown keys ['fuzzy']"),
     ],
 )

@@ -79,16 +79,23 @@ def test_weeks_are_local_iso_weeks() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"random_per_agent_week": -1}, "random_per_agent_week: expected a whole number"),
-        ({"targeted": [{"reason": "x", "flag": "sleepy"}]}, "targeted rule 'x': flag must be one of"),
+        ({"random_per_agent_week": -1}, "random_per_agent_week: must be >= 0"),
+        ({"random_per_agent_week": 2.5}, "random_per_agent_week: expected a whole number"),
+        ({"targeted": [{"reason": "x", "flag": "sleepy"}]}, "targeted rule 'x' flag: must be one of"),
         ({"targeted": [{"reason": "x"}]}, "targeted rule 'x': needs one of"),
         ({"targeted": [{"reason": "x", "flag": "auto_fail", "sentiment_below": -1}]}, "give only one of"),
         ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone"),
         ({"colour": 1}, "unknown keys"),
         ({"min_duration_s": float("nan")}, "min_duration_s: expected a finite number"),
         ({"min_duration_s": float("inf")}, "min_duration_s: expected a finite number"),
-        ({"targeted": [{"reason": "x", "total_below": float("nan")}]}, "total_below must be a finite number"),
-        ({"targeted": [{"reason": "x", "sentiment_below": "low"}]}, "sentiment_below must be a finite number"),
+        (
+            {"targeted": [{"reason": "x", "total_below": float("nan")}]},
+            "targeted rule 'x' total_below: expected a finite number",
+        ),
+        (
+            {"targeted": [{"reason": "x", "sentiment_below": "low"}]},
+            "targeted rule 'x' sentiment_below: expected a number",
+        ),
     ],
 )
 def test_policy_errors_name_the_rule(data: dict, message: str) -> None:
@@ -100,3 +107,7 @@ def test_policy_errors_name_the_rule(data: dict, message: str) -> None:
 def test_policy_file_errors(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="file not found"):
         load_policy(tmp_path / "none.yaml")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("random_per_agent_week: 3\nrandom_per_agent_week: 5\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"twice\.yaml: duplicate key 'random_per_agent_week' \(line 2"):
+        load_policy(twice)

@@ -43,17 +43,37 @@ def _item(raw: dict, iid: str) -> dict:
             lambda r: _item(r, "greeting").update(auto_fail=True),
             "item 'greeting': check script.greeting cannot be an auto-fail",
         ),
-        (lambda r: _item(r, "hold").update(na="maybe"), "item 'hold': na must be one of"),
+        (lambda r: _item(r, "hold").update(na="maybe"), "item 'hold' na: must be one of"),
         (lambda r: _item(r, "hold").update(colour="red"), "item 'hold': unknown keys"),
         (lambda r: r["items"].append(copy.deepcopy(_item(r, "hold"))), "item 'hold': id used twice"),
         (lambda r: r["phrases"].pop("closing_check"), "phrases 'closing_check': missing"),
         (lambda r: r["phrases"].update(greeting="您好"), "phrases 'greeting': expected a list"),
         (
             lambda r: r["forbidden"].append({"phrase": "笨", "category": "mean"}),
-            "forbidden '笨': category must be one of",
+            "forbidden '笨' category: must be one of",
         ),
         (lambda r: r.pop("version"), "version: required"),
         (lambda r: r["dimensions"].append({"name": "创新", "weight": 5}), "dimension '创新': has no items"),
+        # let through by the old parser: NaN weights and parameters make every total NaN
+        (
+            lambda r: _item(r, "greeting").update(weight=float("nan")),
+            "item 'greeting' weight: expected a finite number",
+        ),
+        (
+            lambda r: r["dimensions"][0].update(weight=float("inf")),
+            "dimension '服务态度' weight: expected a finite number",
+        ),
+        (
+            lambda r: _item(r, "forbidden").update(params={"per_hit": float("nan")}),
+            "item 'forbidden': parameter 'per_hit' has the wrong type (expected a finite number",
+        ),
+        (lambda r: r["thresholds"].update(silence_s=float("nan")), "thresholds 'silence_s': expected a finite number"),
+        # "false" in quotes is a string, and the old parser's bool("false") kept the item auto-fail
+        (lambda r: _item(r, "abuse").update(auto_fail="false"), "item 'abuse' auto_fail: expected true or false"),
+        (
+            lambda r: _item(r, "pii_leak").update(params={"kinds": ["id_card", 18]}),
+            "item 'pii_leak': parameter 'kinds' has the wrong type (expected a string, got 18)",
+        ),
     ],
 )
 def test_validation_errors_name_file_and_item(raw: dict, mutate, message: str) -> None:
@@ -71,3 +91,14 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         load_scorecard(bad)
     with pytest.raises(ScorecardError, match=r"missing\.yaml: file not found"):
         load_scorecard(tmp_path / "missing.yaml")
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    """The old loader kept the second ``weight`` silently; the editor meant one of them."""
+    text = DEFAULT_PATH.read_text(encoding="utf-8").replace(
+        "  - {name: 专业度, weight: 25}", "  - {name: 专业度, weight: 25, weight: 40}"
+    )
+    card = tmp_path / "card.yaml"
+    card.write_text(text, encoding="utf-8")
+    with pytest.raises(ScorecardError, match=r"card\.yaml: duplicate key 'weight' \(line \d+, first on line \d+\)"):
+        load_scorecard(card)

@@ -62,7 +62,7 @@ def test_policy_file_loads_and_bad_values_are_named(tmp_path: Path) -> None:
     assert 0 < pol.route_min <= 1 and pol.max_unclear == 2
     with pytest.raises(ValueError, match="route_min"):
         Policy.from_mapping({"route_min": 1.5})
-    with pytest.raises(ValueError, match="unknown policy setting"):
+    with pytest.raises(ValueError, match=r"unknown keys \['route_minimum'\]"):
         Policy.from_mapping({"route_minimum": 0.5})
     with pytest.raises(ValueError, match="agent_phrases"):
         Policy.from_mapping({"agent_phrases": "人工"})
@@ -70,6 +70,38 @@ def test_policy_file_loads_and_bad_values_are_named(tmp_path: Path) -> None:
     bad.write_text("clarify_question: 是{a}吗\n", encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(str(bad))):
         load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # the old check passed these: the router raised KeyError when it asked, or cut 2.5 to 2
+        ({"clarify_question": "请问是{a}还是{b}？{c}"}, "clarify_question: can only use {a} and {b}"),
+        ({"max_unclear": 2.5}, "max_unclear: expected a whole number, got 2.5"),
+        ({"negation_window": -1}, "negation_window: must be >= 0, got -1"),
+    ],
+)
+def test_policy_values_the_old_check_let_through(data: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"policy.yaml: {message}")):
+        Policy.from_mapping(data, "policy.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        # an empty list item became the phrase "None"; broken YAML was a bare yaml error, no RouterError
+        ("synonyms.yaml", "order.status:\n  - 没货\n  -\n", "node 'order.status'[1]: expected a string, got None"),
+        ("synonyms.yaml", "order.status: [没货, '  ']\n", "node 'order.status'[1]: must not be empty"),
+        ("synonyms.yaml", "order.status: [没货]\norder.status: [缺货]\n", "duplicate key 'order.status'"),
+        ("policy.yaml", "route_min: [0.5\n", "not valid YAML"),
+    ],
+)
+def test_route_data_errors_name_the_file(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError) as exc:
+        (load_synonyms if name == "synonyms.yaml" else load_policy)(path)
+    assert str(exc.value).startswith(f"{path}: ") and message in str(exc.value)
 
 
 def test_synonyms_name_routable_nodes() -> None:
