@@ -60,7 +60,7 @@ class Settings:
     speech_engine: str = "vosk"  # vosk | whisper
     vosk_model: str = ""  # directory of a Vosk model
     whisper_model: str = ""  # directory of a CTranslate2 Whisper model
-    whisper_beam: int = 5  # 1 is ~1.7x faster with int8, at CER 0.201 instead of 0.138 (README)
+    whisper_beam: int = 5  # 1 is ~1.7x faster with int8, at CER 0.201 instead of 0.138 (docs/speech.md)
     whisper_compute_type: str = "float32"  # float32 | int8
     stream_mode: str = ""  # Media Streams speech menus: "" off, "1" alongside TwiML, "2" bidirectional
     stream_url: str = ""  # wss:// URL Twilio streams to; default public_url (wss) + /ivr/stream

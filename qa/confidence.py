@@ -19,7 +19,7 @@ from zhtext.match import compact
 if TYPE_CHECKING:
     from qa.dialogue import Turn
 
-LOW_CONF = 0.4  # a word below this probability is unsure (tuned on calls-dev, README)
+LOW_CONF = 0.4  # a word below this probability is unsure (tuned on calls-dev, docs/qa.md)
 REVIEW_LABEL = "待人工确认"
 
 

@@ -15,7 +15,7 @@ match only on characters (a lone 请 would hit every 情/清). Pure: text in, hi
 coordinates of zhtext.match.
 
 Tolerance and lists were tuned on the development calls (../shared/calls-dev) and checked for false
-hits on customer turns there and on JDDC chat text (benchmarks/calls_e2e.py; figures in the README).
+hits on customer turns there and on JDDC chat text (benchmarks/calls_e2e.py; figures in docs/qa.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ stretch to listen to instead of silently zeroing (or crediting) the item:
   the recognizer was unsure (the best reading of a misheard stretch).
 
 Items whose phrase is simply missing are not marked: whisper is unsure of some words in nearly
-every turn, so "missing where unsure" marked almost every call on the development set (README).
+every turn, so "missing where unsure" marked almost every call on the development set (docs/qa.md).
 A mark carries the reason, the dialogue turn, the audio time span, the phrase and the word
 probability; ``qa.score`` re-points the turn at the transcript utterance like any evidence.
 """

@@ -9,7 +9,7 @@ seconds early), lets a repeated phrase after a pause come out twice, and keeps W
 inventing text in silence. No streaming: Whisper decodes 30 s windows.
 
 Defaults favour accuracy, this engine's reason to exist: float32 weights and beam 5 gave CER 0.138
-on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 threads; see README).
+on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 threads; see docs/speech.md).
 """
 
 from __future__ import annotations
