@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from hotline.pipeline import fallback_speech
 from hotline.settings import Secret, Settings
+from hotline.speech_setup import fallback_speech
 from store.db import make_engine, session_factory, transaction
 from store.models import Call
 from store.models_pipeline import Job, ScoreRow, TranscriptRow
@@ -277,7 +277,8 @@ def test_a_lost_push_is_delivered_by_the_sweeper(rq_queue: str, tmp_path: Path) 
     """The job row is committed before the push; if Redis never got the id, the sweeper pushes it."""
     from rq import Queue as RQ
 
-    from hotline.jobs import NextJob, RQQueue
+    from hotline.jobs import NextJob
+    from hotline.rq_queue import RQQueue
     from hotline.runtime import Pipeline
     from store.db import migrate
 
