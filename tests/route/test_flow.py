@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from ivr.flow import Event, Flow, Step
+from ivr.flow import Flow
+from ivr.flow_types import Event, Step
 from ivr.hours import load_hours
 from ivr.menu import load_menu
 from ivr.route import load_router, make_router
