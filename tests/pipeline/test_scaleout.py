@@ -296,3 +296,35 @@ def test_a_lost_push_is_delivered_by_the_sweeper(rq_queue: str, tmp_path: Path) 
     pipe.queue.sweep()  # already there: not pushed twice
     assert queue.count == 1
     engine.dispose()
+
+
+def test_an_rq_worker_runs_the_entry_the_queue_names(rq_queue: str, tmp_path: Path) -> None:
+    """RQ names the job's function by its path (``RQ_ENTRY``): a worker must find it and hand it the row id."""
+    from hotline.jobs import NextJob
+    from hotline.rq_entry import set_process_runner
+    from hotline.rq_queue import RQ_ENTRY, RQQueue
+    from hotline.runtime import Pipeline
+    from store.db import migrate
+
+    settings = Settings(data_dir=tmp_path / "var", redis_url=REDIS, redis_queue=rq_queue)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    pipe = Pipeline(settings, session_factory(engine), mode="client")
+    assert isinstance(pipe.queue, RQQueue)
+    ran: list[int] = []
+
+    class Recorder:
+        def run(self, job_id: int, worker: str | None = None) -> str:
+            ran.append(job_id)
+            return "done"
+
+    with transaction(pipe.sessions) as s:
+        refs = pipe.runner.add(s, [NextJob("fetch:1", "fetch", None)])
+    pipe.runner.notify(refs)
+    set_process_runner(Recorder())  # type: ignore[arg-type]
+    try:
+        assert pipe.queue.worker("hltest-entry").work(burst=True)
+    finally:
+        set_process_runner(None)
+        engine.dispose()
+    assert ran == [refs[0].id] and RQ_ENTRY == "hotline.rq_entry.rq_run"
