@@ -397,3 +397,17 @@ def test_a_stored_row_with_a_bad_url_fails_and_is_not_fetched(
             rec = s.get(Recording, rec_id)
             assert rec is not None and rec.audio_path == "" and rec.sha256 == ""
     assert not (settings.data_dir / "recordings").exists()
+
+
+def test_fetcher_retries_a_refused_connection_then_leaves_it_to_the_job() -> None:
+    """Connection errors are retried with back-off (urllib3 Retry), then raised as retryable, not permanent."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{s.getsockname()[1]}"
+    sleeps: list[float] = []
+    f = Fetcher(hosts=parse_hosts(base), retries=2, backoff_s=0.5, sleep=sleeps.append)
+    with pytest.raises(ConnectionError, match="after 3 tries") as err:
+        f.fetch(base + "/x.wav")
+    assert not isinstance(err.value, PermanentError) and sleeps == [0.5, 1.0]
