@@ -39,9 +39,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hotline.pipeline import fallback_speech, redact_transcript, score_transcript  # noqa: E402
+from hotline.pipeline import redact_transcript, score_transcript  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
+from hotline.speech_setup import fallback_speech  # noqa: E402
 from speech.evaluate import edit_distance  # noqa: E402
+from speech.types import Transcript  # noqa: E402
 from zhtext.normalize import cer_form  # noqa: E402
 
 ROLES = ("agent", "customer")
@@ -430,8 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n, (call, f) in enumerate(zip(calls, files, strict=True), 1):
         hyp = transcripts[f]
         gold = gold_transcript(call)
-        scored_audio = score_transcript(redact_transcript(hyp, settings), settings, n)
-        scored_text = score_transcript(redact_transcript(gold, settings), settings, n)
+        scored_audio = score_transcript(redact_transcript(Transcript.from_dict(hyp), settings), settings, n).to_dict()
+        scored_text = score_transcript(redact_transcript(Transcript.from_dict(gold), settings), settings, n).to_dict()
         edits = {r: role_edits(role_text(gold["utterances"], r), role_text(hyp["utterances"], r)) for r in ROLES}
         figures.append(
             CallFigures(

@@ -24,7 +24,7 @@ import time
 t0 = time.perf_counter()
 from ivr.hours import load_hours
 from ivr.menu import load_menu
-from ivr.route import load_policy as load_route_policy, load_synonyms
+from ivr.route_files import load_policy as load_route_policy, load_synonyms
 from qa.sampling import load_policy
 from qa.scorecard import load_scorecard
 t1 = time.perf_counter()
@@ -55,8 +55,8 @@ def warm(number: int) -> dict[str, float]:
     """Milliseconds per read of each file in a warm process (the loaders' own caches bypassed)."""
     from ivr.hours import load_hours
     from ivr.menu import load_menu
-    from ivr.route import load_policy as load_route_policy
-    from ivr.route import load_synonyms
+    from ivr.route_files import load_policy as load_route_policy
+    from ivr.route_files import load_synonyms
     from qa import sampling, scorecard
 
     calls = {

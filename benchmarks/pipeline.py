@@ -280,7 +280,7 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from hotline.pipeline import fallback_speech
+    from hotline.speech_setup import fallback_speech
 
     base = Settings.from_env(twilio_auth_token=Secret(TOKEN), database_url="", redis_url="")
     base, chosen = fallback_speech(base)

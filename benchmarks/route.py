@@ -19,7 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.route import DATA_DIR, evaluate, load_examples, load_router  # noqa: E402
+from ivr.route import load_router  # noqa: E402
+from ivr.route_eval import evaluate  # noqa: E402
+from ivr.route_files import DATA_DIR, load_examples  # noqa: E402
 
 
 def main() -> None:

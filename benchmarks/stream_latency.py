@@ -31,7 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.flow import Flow, State, Step  # noqa: E402
+from ivr.flow import Flow  # noqa: E402
+from ivr.flow_types import State, Step  # noqa: E402
 from ivr.menu import load_menu  # noqa: E402
 from ivr.stream.adapters import load_engine  # noqa: E402
 from ivr.stream.hub import StreamHub  # noqa: E402

@@ -2,9 +2,10 @@
 
 Two deliveries share one ``Runner``:
 
-- ``EmbeddedQueue`` (default): threads in the web process poll the database for queued jobs.
-- ``RQQueue`` (``HOTLINE_REDIS_URL``): ids go to a Redis list consumed by ``hotline worker``
-  processes (RQ ``SimpleWorker``: no fork per job, so each worker loads its speech model once).
+- ``EmbeddedQueue`` (default, here): threads in the web process poll the database for queued jobs.
+- ``hotline.rq_queue.RQQueue`` (``HOTLINE_REDIS_URL``): ids go to a Redis list consumed by
+  ``hotline worker`` processes (RQ ``SimpleWorker``: no fork per job, so each worker loads its
+  speech model once).
 
 Guarantees, whatever the delivery: enqueue is idempotent (``Job.key``); a job is claimed by one
 conditional UPDATE, so it never runs twice at once and completes at most once (the attempt number
@@ -339,104 +340,6 @@ class EmbeddedQueue:
             if not ran:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
-
-
-# ---------------------------------------------------------------------------------------------
-# RQ delivery
-# ---------------------------------------------------------------------------------------------
-
-_PROCESS_RUNNER: Runner | None = None
-_PROCESS_FACTORY: Callable[[], Runner] | None = None
-
-
-def set_process_runner(runner: Runner | None, factory: Callable[[], Runner] | None = None) -> None:
-    """The runner RQ jobs of this process use (``hotline worker`` installs it at start)."""
-    global _PROCESS_RUNNER, _PROCESS_FACTORY
-    _PROCESS_RUNNER, _PROCESS_FACTORY = runner, factory
-
-
-def rq_run(job_id: int) -> str:
-    """Entry point of every RQ job: run the Job row ``job_id``. Never raises: the row holds the outcome."""
-    global _PROCESS_RUNNER
-    if _PROCESS_RUNNER is None:
-        if _PROCESS_FACTORY is None:
-            from hotline.runtime import worker_runner_from_env
-
-            _PROCESS_RUNNER = worker_runner_from_env()
-        else:
-            _PROCESS_RUNNER = _PROCESS_FACTORY()
-    try:
-        return _PROCESS_RUNNER.run(job_id)
-    except Exception:
-        log.exception("job %d: runner error; the lease will expire and the job be retried", job_id)
-        return "error"
-
-
-ACTIVE_RQ = ("queued", "started", "scheduled", "deferred")
-
-
-class RQQueue:
-    """Delivery over Redis with RQ. Pushing is idempotent per (job, attempt)."""
-
-    def __init__(
-        self, runner: Runner, redis_url: str, name: str = "hotline", extra_sweep: Callable[[], Any] | None = None
-    ) -> None:
-        from redis import Redis
-        from rq import Queue as RQ
-
-        self.runner, self.name = runner, name
-        self.redis = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30)
-        self.rq = RQ(name, connection=self.redis)
-        self.extra_sweep = extra_sweep
-        self.upkeep = Maintenance(runner, self.sweep, runner.lease_s)
-        runner.queue = self
-
-    def rq_id(self, r: repo.JobRef) -> str:
-        """One RQ job per (row, attempt); the queue name keeps installations sharing a Redis apart."""
-        return f"{self.name}-{r.id}-{r.attempts}"
-
-    def notify(self, refs: Sequence[repo.JobRef]) -> None:
-        for r in refs:
-            self.rq.enqueue(
-                rq_run,
-                r.id,
-                job_id=self.rq_id(r),
-                job_timeout=-1,  # our lease, not a signal, decides when a job is abandoned
-                result_ttl=0,
-                failure_ttl=24 * 3600,
-                description=f"{r.step} {r.key}",
-            )
-
-    def start(self) -> None:
-        """Used by web processes: only the sweeper runs here, jobs run in ``hotline worker``."""
-        self.upkeep.start()
-
-    def stop(self) -> None:
-        self.upkeep.stop()
-
-    def sweep(self) -> None:
-        """Reap dead workers' jobs and (re)push any queued job Redis does not hold (lost push, retry)."""
-        from rq.job import Job as RQJob
-
-        if self.extra_sweep is not None:
-            self.extra_sweep()
-        self.runner.reap()
-        missing = []
-        for r in self.runner.claimable():
-            try:
-                status = RQJob.fetch(self.rq_id(r), connection=self.redis).get_status(refresh=False)
-            except Exception:
-                status = None
-            if status is None or str(getattr(status, "value", status)) not in ACTIVE_RQ:
-                missing.append(r)
-        if missing:
-            log.info("sweeper pushes %d queued job(s) to %s", len(missing), self.name)
-            self.notify(missing)
-
-    def worker(self, name: str | None = None) -> Any:
-        from rq import SimpleWorker
-
-        return SimpleWorker([self.rq], connection=self.redis, name=name)
 
 
 def job_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:

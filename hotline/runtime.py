@@ -11,16 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline import pipeline as steps
-from hotline.jobs import EmbeddedQueue, NextJob, NullQueue, Queue, RQQueue, Runner, set_process_runner
+from hotline.fetch import Download, Fetcher
+from hotline.jobs import EmbeddedQueue, NextJob, NullQueue, Queue, Runner
+from hotline.rq_queue import RQQueue
 from hotline.settings import Settings
+from hotline.speech_pool import InlineTranscriber, PoolTranscriber
+from speech.types import Transcript
 from store import pipeline as repo
-from store.db import make_engine, session_factory, transaction
+from store.db import transaction
+
+if TYPE_CHECKING:
+    from qa.score import ScoreResult
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +44,21 @@ class Pipeline:
         sessions: sessionmaker[Session],
         *,
         mode: str = "server",
-        fetch: Callable[[str, bool], tuple[bytes, str]] | None = None,
-        transcribe: Callable[[Path], dict[str, Any]] | None = None,
-        redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        score: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+        fetch: Callable[[str, bool], Download] | None = None,
+        transcribe: Callable[[Path], Transcript] | None = None,
+        redact: Callable[[Transcript], Transcript] | None = None,
+        score: Callable[[Transcript, int], ScoreResult] | None = None,
         threads: int | None = None,
     ) -> None:
         self.settings, self.sessions, self.mode = settings, sessions, mode
-        self._pool: steps.PoolTranscriber | None = None
+        self._pool: PoolTranscriber | None = None
         if transcribe is None:
             if mode == "worker":
-                transcribe = steps.InlineTranscriber(settings)
+                transcribe = InlineTranscriber(settings)
             else:
-                self._pool = steps.PoolTranscriber(settings, settings.workers)
+                self._pool = PoolTranscriber(settings, settings.workers)
                 transcribe = self._pool
-        fetcher = steps.Fetcher(
+        fetcher = Fetcher(
             settings.twilio_account_sid,
             settings.twilio_auth_token.reveal(),
             hosts=settings.allowed_recording_hosts(),
@@ -164,16 +170,6 @@ def install(app: Any) -> Pipeline:
     except Exception as exc:  # the web app must start even if the database is briefly away
         log.warning("could not check for unfinished jobs at start: %s", exc)
     return pipe
-
-
-def worker_runner_from_env() -> Runner:
-    """Used when an RQ job lands in a process that did not set up a runner (e.g. plain `rq worker`)."""
-    settings = Settings.from_env()
-    engine: Engine = make_engine(settings.database_url)
-    pipe = Pipeline(settings, session_factory(engine), mode="worker")
-    set_process_runner(pipe.runner)
-    pipe.queue.start()
-    return pipe.runner
 
 
 def wait_for_calls(

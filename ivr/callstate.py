@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from ivr.flow import Flow, State, Step
+from ivr.flow import Flow
+from ivr.flow_types import State, Step
 from ivr.menu import Menu
 from store import calls as repo
 from store.calls import CALLS

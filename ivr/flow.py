@@ -6,176 +6,31 @@ failures, confirmation of unsure speech, keypad type-ahead, ``*`` repeat and ``#
 order-number entry with read-back, business hours before a transfer, the survey.
 
 Speech is routed by a pluggable ``ivr.routing.SpeechRouter`` (the menu's keywords by default).
+The values in and out are ``ivr.flow_types``'; command words and read-back are ``ivr.caller_text``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
+from ivr.caller_text import (
+    BACK_WORDS,
+    END_WORDS,
+    MAIN_WORDS,
+    REPEAT_WORDS,
+    is_command,
+    mask_number,
+    spell_digits,
+)
+from ivr.flow_types import Event, GatherSpec, Note, State, Step
 from ivr.hours import ALWAYS, Hours, agents_open
 from ivr.menu import Menu, Node
 from ivr.routing import FALLBACK, KeywordRouter, RouteResult, SpeechRouter
 from speech.redact import redact_text
 
-CN_DIGITS = dict(zip("0123456789*#", "零一二三四五六七八九星井", strict=True))
-REPEAT_WORDS = ("重听", "再说一遍", "再说一次", "重复", "没听清")
-BACK_WORDS = ("返回", "上一级", "上一步", "回到上", "退回")
-MAIN_WORDS = ("主菜单",)
-END_WORDS = ("没有了", "没有其他", "结束", "再见", "挂了", "不用了", "就这样")
-# Words around a command that do not make it a request (请帮我返回上一级菜单吧 is still "back").
-FILLER_WORDS = ("麻烦", "帮我", "给我", "我要", "我想", "一下", "一级", "菜单", "谢谢", "好的", "问题",
-                "请", "吧", "啊", "呀", "了", "的", "你", "我", "再", "先")  # fmt: skip
 SURVEY_SCORES = "12345"
-
-
-# ------------------------------------------------------------------ values
-@dataclass(frozen=True)
-class Event:
-    """One thing the caller (or the network) did.
-
-    kind: "start", "digits", "speech", "no_input", "hangup", "transfer_end" (the agent leg ended;
-    ``text`` holds Twilio's DialCallStatus / QueueResult).
-    """
-
-    kind: str
-    digits: str = ""
-    text: str = ""
-    confidence: float | None = None
-
-
-@dataclass(frozen=True)
-class State:
-    node: str
-    phase: str = ""  # "" at the node's prompt | confirm | readback | clarify | transferred | ended
-    no_input: int = 0
-    no_match: int = 0
-    candidate: str = ""  # node awaiting confirmation
-    options: tuple[str, ...] = ()  # clarify choices
-    clarified: int = 0  # unclear answers to clarifying questions at this node
-    buffer: str = ""  # digits entered, awaiting read-back confirmation
-    collected: Mapping[str, str] = field(default_factory=dict)
-    path: tuple[str, ...] = ()  # nodes entered, in order
-    outcome: str = ""  # self-service | transferred | callback | abandoned
-    skill: str = ""  # skill of the transfer asked for (kept for the callback)
-    seq: int = 0  # steps taken; webhooks use it to spot retried requests
-
-    @property
-    def failures(self) -> int:
-        return self.no_input + self.no_match
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "phase": self.phase,
-            "no_input": self.no_input,
-            "no_match": self.no_match,
-            "candidate": self.candidate,
-            "options": list(self.options),
-            "clarified": self.clarified,
-            "buffer": self.buffer,
-            "collected": dict(self.collected),
-            "path": list(self.path),
-            "outcome": self.outcome,
-            "skill": self.skill,
-            "seq": self.seq,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> State:
-        return cls(
-            node=str(data["node"]),
-            phase=str(data.get("phase", "")),
-            no_input=int(data.get("no_input", 0)),
-            no_match=int(data.get("no_match", 0)),
-            candidate=str(data.get("candidate", "")),
-            options=tuple(data.get("options", ())),
-            clarified=int(data.get("clarified", 0)),
-            buffer=str(data.get("buffer", "")),
-            collected=dict(data.get("collected", {})),
-            path=tuple(data.get("path", ())),
-            outcome=str(data.get("outcome", "")),
-            skill=str(data.get("skill", "")),
-            seq=int(data.get("seq", 0)),
-        )
-
-
-@dataclass(frozen=True)
-class GatherSpec:
-    input: str = "dtmf speech"  # "dtmf" or "dtmf speech"
-    timeout: int = 5
-    finish_on_key: str = ""  # "" = none, so * and # reach the engine
-    num_digits: int | None = None
-    hints: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something worth recording on the call (kind as in CallEvent.kind)."""
-
-    kind: str
-    node: str
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Step:
-    """What to do now. ``action``: "gather" (say, then listen), "transfer" or "hangup"."""
-
-    say: tuple[str, ...]
-    state: State
-    action: str = "gather"
-    gather: GatherSpec | None = None
-    skill: str = ""  # transfer: the queue's skill tag
-    notice: str = ""  # transfer: the recording notice said before connecting
-    callback: str | None = None  # a callback was requested for this skill
-    survey_score: int | None = None
-    notes: tuple[Note, ...] = ()
-
-    @property
-    def node(self) -> str:
-        return self.state.node
-
-    @property
-    def outcome(self) -> str:
-        return self.state.outcome
-
-
-def mask_number(number: str) -> str:
-    """+8613812345678 -> +86138****5678: enough to recognise a caller (or an order), not to use it."""
-    number = number.strip()
-    if not number:
-        return ""
-    if len(number) <= 6:
-        return "****"
-    return number[: max(0, len(number) - 8)] + "****" + number[-4:]
-
-
-def spell_digits(digits: str) -> str:
-    """Read a number back one digit at a time (一 二 三 …), never as a quantity."""
-    return " ".join(CN_DIGITS.get(d, d) for d in digits)
-
-
-def is_command(text: str, words: tuple[str, ...], *, routed: bool) -> bool:
-    """Is ``text`` the command ``words`` name (重听, 返回, 没有了 …) rather than a request containing them?
-
-    我被重复扣款了 and 退回的钱还没到 contain 重复 and 退回 but are requests: a command word counts when the
-    router found no request in the text, or when nothing but command and filler words is left.
-    """
-    compact = "".join(ch for ch in text if ch.isalnum())
-    if not any(w in compact for w in words):
-        return False
-    if not routed:
-        return True
-    covered = [False] * len(compact)
-    for w in (*REPEAT_WORDS, *BACK_WORDS, *MAIN_WORDS, *END_WORDS, *FILLER_WORDS):
-        start = compact.find(w)
-        while start >= 0:  # overlapping words (回到上 + 上一级) cover their characters together
-            covered[start : start + len(w)] = [True] * len(w)
-            start = compact.find(w, start + 1)
-    return covered.count(False) <= 1
 
 
 # ------------------------------------------------------------------ the engine

@@ -8,226 +8,26 @@ two-way question, fall back to the keypad) is data: ``route_data/policy.yaml``.
 
 ``Router.route`` is pure (text in, ``ivr.routing.RouteResult`` out, no I/O); ``load_router`` reads the
 files once. A ``Router`` is a ``ivr.routing.SpeechRouter``: ``router(text, node)`` routes within ``node``'s menu.
-Text handling (normal form, jieba, phrase matching) is ``zhtext``'s.
+Features and the classifier are ``ivr.route_model``'s, the data files ``ivr.route_files``', figures on
+labelled requests ``ivr.route_eval``'s; text handling (normal form, jieba, phrase matching) ``zhtext``'s.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
 
 import numpy as np
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from datafiles import ReadError, read_yaml, report
 from ivr.menu import Menu, load_menu
+from ivr.route_files import DATA_DIR, DEFAULT_MENU, MODEL_FILE, Policy, load_policy, load_synonyms
+from ivr.route_model import NONE, Model, features, phrase_segmenter, request_key
 from ivr.routing import CLARIFY, FALLBACK, ROUTE, Alternative, RouteResult
 from zhtext.match import PhraseMatcher
-from zhtext.normalize import compact_key
-from zhtext.segment import Segmenter, segmenter
-
-DATA_DIR = Path(__file__).resolve().parent / "route_data"
-DEFAULT_MENU = Path(__file__).resolve().parent / "menus" / "950618.yaml"
-MODEL_FILE = "router_model.npz"
-
-# Label of requests the hotline's menu does not serve (product questions, chit-chat): the classifier learns
-# it so that its probability goes to no branch and such requests fall back instead of being routed.
-NONE = "none"
-
-# --- text ------------------------------------------------------------------------------------
-
-
-def request_key(text: str) -> str:
-    """The form requests and phrases are matched on: ``zhtext.normalize.compact_key``, simplified, with
-    the bracketed placeholders of masked chat data (``[订单x]``) dropped: they carry no intent."""
-    return compact_key(text, drop_tags=True)
-
-
-# Words jieba keeps whole besides the menu's phrases; added with a high frequency so they win.
-_EXTRA_WORDS = ("京东", "京东快递", "京东物流", "订单号", "快递柜", "自提点", "配送站", "师傅", "空调", "冰箱")
-WORD_FREQ = 200_000
-
-
-def _segmenter(phrases: Iterable[str]) -> Segmenter:
-    """One jieba segmenter per phrase set and process (shared by routers over the same menu)."""
-    return segmenter(sorted(w for w in {*phrases, *_EXTRA_WORDS} if len(w) >= 2), WORD_FREQ)
-
-
-def features(compact: str, words: Sequence[str], hits: Iterable[str]) -> list[str]:
-    """Sparse binary features: character 1-3 grams, jieba words, and menu nodes whose phrases matched."""
-    out: set[str] = set()
-    padded = f"^{compact}$"
-    for n in (1, 2, 3):
-        for i in range(len(padded) - n + 1):
-            gram = padded[i : i + n]
-            if gram not in ("^", "$"):
-                out.add("c:" + gram)
-    out.update("w:" + w for w in words if len(w) > 1)
-    out.update("k:" + h for h in hits)
-    return sorted(out)
-
-
-# --- data ------------------------------------------------------------------------------------
-
-
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-def _regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    for pat in patterns:
-        try:
-            re.compile(pat)
-        except re.error as exc:
-            raise ValueError(f"bad agent pattern {pat!r}: {exc}") from None
-    return patterns
-
-
-def _two_options(question: str) -> str:
-    """The question is filled with the two options' labels when the router asks; nothing else may be in braces."""
-    if "{a}" not in question or "{b}" not in question:
-        raise ValueError("needs both {a} and {b}")
-    try:
-        question.format(a="", b="")
-    except (KeyError, IndexError, AttributeError, ValueError) as exc:
-        raise ValueError(f"can only use {{a}} and {{b}} ({type(exc).__name__}: {exc})") from None
-    return question
-
-
-@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid", allow_inf_nan=False))
-class Policy:
-    """Decision thresholds (route_data/policy.yaml); see that file for what each one means.
-    A pydantic dataclass: built from the file, or by ``dataclasses.replace`` in a sweep, it is checked."""
-
-    route_min: Share = 0.5
-    route_margin: Share = 0.2
-    leaf_share: Share = 0.55
-    clarify_pair_min: Share = 0.5
-    clarify_second_min: Share = 0.12
-    clarify_question: Annotated[str, AfterValidator(_two_options)] = "请问您是要办理{a}，还是{b}？"
-    max_unclear: Annotated[int, Field(ge=1)] = 2
-    scope_keep: Share = 0.3
-    keyword_weight: Share = 0.3
-    negation_penalty: Share = 0.05
-    agent_phrases: tuple[str, ...] = ("人工", "转人工", "人工客服", "人工服务")
-    agent_patterns: Annotated[tuple[str, ...], AfterValidator(_regexes)] = ()
-    negators: tuple[str, ...] = ("不是", "不要", "不用", "不需要", "别", "不想")
-    negation_window: Annotated[int, Field(ge=0)] = 3
-    first_option: tuple[str, ...] = ("第一个", "前者")
-    second_option: tuple[str, ...] = ("第二个", "后者")
-
-    @classmethod
-    def from_mapping(cls, data: Any, source: str = "<policy>") -> Policy:
-        """The policy a file's mapping gives; ValueError naming ``source`` and the setting otherwise."""
-        try:
-            return _POLICY.validate_python(data)
-        except ValidationError as exc:
-            raise ValueError(report(exc, data, source)) from None
-
-
-_POLICY = TypeAdapter(Policy)
-Phrases = dict[str, list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]]
-_SYNONYMS = TypeAdapter(Phrases, config=ConfigDict(coerce_numbers_to_str=True))
-
-
-def _read(path: Path) -> Any:
-    try:
-        return read_yaml(path)
-    except ReadError as exc:
-        raise ValueError(f"{path}: {exc.reason}") from None
-
-
-def load_policy(path: str | Path | None = None) -> Policy:
-    path = Path(path) if path else DATA_DIR / "policy.yaml"
-    data = _read(path)
-    return Policy.from_mapping({} if data is None else data, str(path))
-
-
-@dataclass(frozen=True)
-class Example:
-    node: str
-    text: str
-    also: tuple[str, ...] = ()
-    source: str = ""
-
-
-def load_examples(path: str | Path) -> list[Example]:
-    """Read a requests TSV (node, text, also, source); ``#`` lines are comments."""
-    out: list[Example] = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
-            raise ValueError(f"{path}:{lineno}: need at least 'node<TAB>text'")
-        also = tuple(a.strip() for a in cols[2].split(",") if a.strip()) if len(cols) > 2 else ()
-        out.append(Example(cols[0].strip(), cols[1].strip(), also, cols[3].strip() if len(cols) > 3 else ""))
-    return out
-
-
-def load_synonyms(path: str | Path | None = None) -> dict[str, tuple[str, ...]]:
-    """Node id -> extra phrases callers use for it (route_data/synonyms.yaml)."""
-    path = Path(path) if path else DATA_DIR / "synonyms.yaml"
-    data = _read(path)
-    try:
-        phrases = _SYNONYMS.validate_python({} if data is None else data)
-    except ValidationError as exc:
-        raise ValueError(report(exc, data, str(path), {"*": ("node", "")})) from None
-    return {node: tuple(words) for node, words in phrases.items()}
-
-
-@dataclass(frozen=True)
-class Model:
-    """A linear classifier over sparse binary features (weights trained by scripts/train_router.py)."""
-
-    classes: tuple[str, ...]
-    index: Mapping[str, int]  # feature -> column
-    weights: np.ndarray  # (n_features, n_classes) float32
-    bias: np.ndarray  # (n_classes,) float32
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def predict(self, feats: Iterable[str]) -> np.ndarray:
-        cols = [self.index[f] for f in feats if f in self.index]
-        logits = self.bias.copy()
-        if cols:
-            logits += self.weights[cols].sum(axis=0) / np.sqrt(len(cols))
-        logits -= logits.max()
-        p = np.exp(logits)
-        return np.asarray(p / p.sum(), dtype=np.float64)
-
-    def save(self, path: str | Path) -> None:
-        vocab = sorted(self.index, key=self.index.__getitem__)
-        np.savez_compressed(
-            path,
-            classes=np.array(self.classes),
-            vocab=np.array(vocab),
-            weights=self.weights.astype(np.float16),
-            bias=self.bias.astype(np.float32),
-            meta=np.array(json.dumps(dict(self.meta), ensure_ascii=False)),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> Model:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"router model {path} is missing: run .venv/bin/python scripts/train_router.py")
-        with np.load(path, allow_pickle=False) as z:
-            vocab = [str(v) for v in z["vocab"]]
-            return cls(
-                classes=tuple(str(c) for c in z["classes"]),
-                index={f: i for i, f in enumerate(vocab)},
-                weights=z["weights"].astype(np.float32),
-                bias=z["bias"].astype(np.float32),
-                meta=json.loads(str(z["meta"])),
-            )
-
-
-# --- the router ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -274,9 +74,9 @@ class Router:
         self._agent_res = [re.compile(p) for p in policy.agent_patterns]
         self._negators = tuple(sorted({request_key(n) for n in policy.negators if n}, key=len, reverse=True))
         self._matcher = PhraseMatcher({p: (p,) for p in self.phrases}, form=str)  # phrases are normalised already
-        self._seg = _segmenter(self.phrases)
+        self._seg = phrase_segmenter(self.phrases)
         # group structure: top-level branch of every node, children of every menu
-        self._branch = {n: self._top(n) for n in self.nodes}
+        self._branch = {n: self.top_of(n) for n in self.nodes}
 
     def _set_model(self, model: Model | None) -> None:
         self.model = model
@@ -303,7 +103,8 @@ class Router:
         parent = self.menu.parent(nid)
         return nid in self.menu.nodes[parent].choices.values() or nid == self.menu.agent_node
 
-    def _top(self, nid: str) -> str:
+    def top_of(self, nid: str) -> str:
+        """The top-level branch ``nid`` lies in (itself for a top-level node)."""
         cur = nid
         while True:
             parent = self.menu.parent(cur)
@@ -412,7 +213,7 @@ class Router:
             p = p.copy()
             for i, n in enumerate(self.nodes):
                 # negating a branch word (不是物流的问题) lowers the whole branch; a leaf word, the leaf
-                if n in negated_nodes or any(self._branch[n] == m and m == self._top(m) for m in negated_nodes):
+                if n in negated_nodes or any(self._branch[n] == m and m == self.top_of(m) for m in negated_nodes):
                     p[i] *= self.policy.negation_penalty
             total = p.sum()
             p = p / total * keep if total > 0 else np.full(len(self.nodes), keep / len(self.nodes))
@@ -449,7 +250,7 @@ class Router:
                 total = sum(mass.values())  # below 1 when the request may be no hotline request at all
                 sub = {n: v / inside * total for n, v in mass.items() if n.startswith(scope + ".")}
                 return self._decide(text, sub, self._children(scope), scope, unclear, alts)
-        tops = [n for n in self.nodes if self._top(n) == n]
+        tops = [n for n in self.nodes if self.top_of(n) == n]
         return self._decide(text, mass, tops, scope, unclear, alts)
 
     def _decide(
@@ -545,66 +346,6 @@ class Router:
         if unclear < self.policy.max_unclear and result.action == CLARIFY:
             return result
         return self._fallback(text, None, share, result.alternatives, "unclear")
-
-
-def acceptable_branches(router: Router, ex: Example) -> set[str]:
-    """Top-level branches that serve a labelled request: its node's and those of its ``also`` nodes."""
-    return {router._top(n) for n in (ex.node, *ex.also) if n in router.nodes}
-
-
-def evaluate(router: Router, examples: Sequence[Example]) -> dict[str, Any]:
-    """Aggregate figures on labelled requests (no I/O).
-
-    branch_acc: routed at once to an acceptable top-level branch; reached: that, or a clarifying question
-    one of whose two options is acceptable (the caller then picks it); node_acc: routed to the labelled node
-    or one of its ``also`` nodes exactly; clarify_rate / fallback_rate: share of requests. Requests labelled
-    ``none`` are counted apart: none_routed is the share of them routed somewhere (they should not be).
-    """
-    others = [ex for ex in examples if ex.node == NONE]
-    examples = [ex for ex in examples if ex.node != NONE]
-    n = len(examples)
-    routed_ok = reached = node_ok = clarify = fallback = strict = 0
-    errors: list[tuple[Example, RouteResult]] = []
-    others_routed = 0
-    for ex in others:
-        r = router.route(ex.text)
-        if r.action == ROUTE:
-            others_routed += 1
-            errors.append((ex, r))
-    for ex in examples:
-        r = router.route(ex.text)
-        ok_branches = acceptable_branches(router, ex)
-        if r.action == ROUTE and r.node is not None:  # always a node from this router
-            top = router._top(r.node)
-            if top in ok_branches:
-                routed_ok += 1
-                reached += 1
-            else:
-                errors.append((ex, r))
-            strict += top == router._top(ex.node)
-            node_ok += r.node in (ex.node, *ex.also)
-        elif r.action == CLARIFY:
-            clarify += 1
-            if any(router._top(o) in ok_branches for o in r.options):
-                reached += 1
-            else:
-                errors.append((ex, r))
-        else:
-            fallback += 1
-            errors.append((ex, r))
-    d = max(n, 1)
-    return {
-        "n": n,
-        "branch_acc": routed_ok / d,
-        "branch_acc_strict": strict / d,
-        "reached": reached / d,
-        "node_acc": node_ok / d,
-        "clarify_rate": clarify / d,
-        "fallback_rate": fallback / d,
-        "none_n": len(others),
-        "none_routed": others_routed / max(len(others), 1),
-        "errors": errors,
-    }
 
 
 _lock = threading.Lock()

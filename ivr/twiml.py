@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from ivr.flow import GatherSpec, State, Step
+from ivr.flow_types import GatherSpec, State, Step
 
 LANGUAGE = "zh-CN"
 

@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from ivr.auth import auth_token
+from ivr.caller_text import mask_number
 from ivr.callstate import record_step, state_of
-from ivr.flow import Event, Flow, State, Step, mask_number
+from ivr.flow import Flow
+from ivr.flow_types import Event, State, Step
 from ivr.hours import load_hours
 from ivr.menu import load_menu
 from ivr.recording_url import AllowedHost, RecordingUrlError

@@ -26,19 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr.menu import load_menu  # noqa: E402
-from ivr.route import (  # noqa: E402
+from ivr.route import Router  # noqa: E402
+from ivr.route_eval import evaluate  # noqa: E402
+from ivr.route_files import (  # noqa: E402
     DATA_DIR,
     DEFAULT_MENU,
     MODEL_FILE,
-    NONE,
     Example,
-    Model,
-    Router,
-    evaluate,
     load_examples,
     load_policy,
     load_synonyms,
 )
+from ivr.route_model import NONE, Model  # noqa: E402
 
 
 def fit(router: Router, examples: Sequence[Example], c: float, min_df: int) -> Model:

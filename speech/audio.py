@@ -8,7 +8,9 @@ report it and carry on.
 
 from __future__ import annotations
 
+import io
 import warnings
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +18,7 @@ import numpy as np
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    try:  # stdlib up to 3.12, the audioop-lts package from 3.13
-        import audioop as _audioop
-    except ImportError:  # pragma: no cover - numpy tables below
-        _audioop = None  # type: ignore[assignment]
+    import audioop  # stdlib up to 3.12, the audioop-lts package (a dependency) from 3.13
 
 RAW_MULAW_SUFFIXES = frozenset({".ul", ".ulaw", ".mulaw", ".mu", ".u8"})
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".amr", ".wma", ".webm"})
@@ -117,28 +116,64 @@ def _decode_pydub(p: Path, rate: int) -> Audio:
     return Audio(rate, chans)
 
 
-# Leading bytes of the containers a contact centre writes; a file that starts like one of these
-# but cannot be decoded is damaged, anything else is a format we do not take.
-MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"RIFF", 0, "WAV"),
-    (b"RF64", 0, "WAV"),
-    (b"ID3", 0, "MP3"),
-    (b"OggS", 0, "OGG"),
-    (b"fLaC", 0, "FLAC"),
-    (b"#!AMR", 0, "AMR"),
-    (b"ftyp", 4, "MP4/M4A"),
-    (b"\x1aE\xdf\xa3", 0, "WebM"),
+# Leading bytes of the containers a contact centre writes: (magic, offset, container, file extension).
+# A file that starts like one of these but cannot be decoded is damaged, anything else is a format we
+# do not take; a download that starts like none of them is not stored as a recording.
+MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"RIFF", 0, "WAV", "wav"),
+    (b"RF64", 0, "WAV", "wav"),
+    (b"ID3", 0, "MP3", "mp3"),
+    (b"OggS", 0, "OGG", "ogg"),
+    (b"fLaC", 0, "FLAC", "flac"),
+    (b"#!AMR", 0, "AMR", "amr"),
+    (b"ftyp", 4, "MP4/M4A", "m4a"),
+    (b"\x1aE\xdf\xa3", 0, "WebM", "webm"),
 )
 
 
-def container_of(head: bytes) -> str | None:
-    """The container a file's first bytes announce (MP3 frames: the 11-bit sync word)."""
-    for magic, offset, name in MAGIC:
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """(container, file extension) the first bytes announce, else None.
+
+    A RIFF file must say WAVE (an AVI is not a recording); bare MPEG frames are told by the 11-bit
+    sync word, layer bits 00 meaning ADTS AAC.
+    """
+    for magic, offset, name, ext in MAGIC:
         if head[offset : offset + len(magic)] == magic:
-            return name
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
-        return "MP3"
+            if name == "WAV" and head[8:12] != b"WAVE":
+                return None
+            return name, ext
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return ("MP3", "mp3") if head[1] & 0x06 else ("AAC", "aac")
     return None
+
+
+def container_of(head: bytes) -> str | None:
+    """The container a file's first bytes announce (for error messages)."""
+    kind = sniff(head)
+    return kind[0] if kind else None
+
+
+def audio_ext(head: bytes) -> str | None:
+    """The file extension to store audio under, from its first bytes; None if it does not look like audio."""
+    kind = sniff(head)
+    return kind[1] if kind else None
+
+
+def wav_info(data: bytes) -> tuple[int, float] | None:
+    """(channels, seconds) of a PCM WAV held in memory, without decoding; None for other formats.
+
+    μ-law/A-law WAVs give None too (Python's ``wave`` reads PCM only; ffmpeg decodes them later).
+    Raises ValueError for a WAV whose header is broken.
+    """
+    if not data.startswith(b"RIFF"):
+        return None
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            return w.getnchannels(), w.getnframes() / float(w.getframerate() or 1)
+    except (wave.Error, EOFError) as exc:
+        if "unknown format" in str(exc):
+            return None
+        raise ValueError(str(exc)) from None
 
 
 def diagnose(p: Path, detail: str) -> str:
@@ -178,11 +213,6 @@ def _ffmpeg_reason(msg: str, path: Path) -> str:
         if any(k in low for k in ("invalid", "error", "could not", "not found", "unknown", "no such", "failed")):
             return ln[-200:]
     return (lines[-1] if lines else "unknown reason")[-200:]
-
-
-def decode_bytes_pcm(pcm: bytes) -> np.ndarray:
-    """Little-endian int16 bytes -> numpy array (drops a trailing odd byte)."""
-    return np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16)
 
 
 def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
@@ -228,41 +258,14 @@ def split_call(audio: Audio, caller_channel: int = 0) -> dict[str, np.ndarray]:
 # --- μ-law (Twilio Media Streams: 8 kHz μ-law) -------------------------------------------------
 
 
-def _build_ulaw_table() -> np.ndarray:
-    u = ~np.arange(256, dtype=np.int32) & 0xFF
-    sign = u & 0x80
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    mag = ((mantissa << 3) + 0x84) << exponent
-    val = mag - 0x84
-    return np.where(sign != 0, -val, val).astype(np.int16)
-
-
-_ULAW_DECODE = _build_ulaw_table()
-_SEG_END = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])  # 14-bit segment ends
-
-
 def ulaw_to_pcm(data: bytes) -> bytes:
     """G.711 μ-law bytes -> 16-bit little-endian PCM bytes."""
-    if _audioop is not None:
-        return _audioop.ulaw2lin(data, 2)
-    return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return audioop.ulaw2lin(data, 2)
 
 
 def pcm_to_ulaw(data: bytes) -> bytes:
     """16-bit little-endian PCM bytes -> G.711 μ-law bytes."""
-    if _audioop is not None:
-        return _audioop.lin2ulaw(data, 2)
-    return _pcm_to_ulaw_numpy(data)
-
-
-def _pcm_to_ulaw_numpy(data: bytes) -> bytes:
-    x = decode_bytes_pcm(data).astype(np.int32) >> 2  # 14-bit like the reference encoder
-    mask = np.where(x < 0, 0x7F, 0xFF)
-    x = np.minimum(np.abs(x), 8159) + (0x84 >> 2)
-    seg = np.searchsorted(_SEG_END, x, side="left")
-    uval = np.where(seg >= 8, 0x7F, (seg << 4) | ((x >> (seg + 1)) & 0xF))
-    return (uval ^ mask).astype(np.uint8).tobytes()
+    return audioop.lin2ulaw(data, 2)
 
 
 # --- voice activity ------------------------------------------------------------------------

@@ -223,16 +223,6 @@ def add_callback_request(conn: Connection, call_id: int, *, number: str, skill: 
     )
 
 
-def end_call(session: Session, call: Call, *, status: str, duration_s: float | None, outcome: str) -> None:
-    call.status = status
-    if call.ended_at is None:
-        call.ended_at = utcnow()
-    if duration_s is not None:
-        call.duration_s = duration_s
-    if outcome and not call.outcome:
-        call.outcome = outcome
-
-
 class RecordingConflict(Exception):
     """The RecordingSid is already stored for another call: refused, never re-pointed."""
 
@@ -279,7 +269,3 @@ def save_recording(
     call.recording_sid = recording_sid
     call.recording_url = url
     return RecordingRef(call_id=call.id, recording_id=existing.id, created=created)
-
-
-def list_events(session: Session, call: Call) -> list[CallEvent]:
-    return list(session.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, and_, cast, exists, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
+
+_PerCall = TypeVar("_PerCall", TranscriptRow, ScoreRow)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -203,27 +205,26 @@ def set_call_state(s: Session, call_id: int, state: str, error: str = "") -> Non
     )
 
 
-def save_transcript(s: Session, call_id: int, **values: Any) -> TranscriptRow:
-    """One transcript per call; a re-run replaces it (steps are idempotent)."""
-    row = s.scalars(select(TranscriptRow).where(TranscriptRow.call_id == call_id)).first()
+def _upsert_for_call(s: Session, model: type[_PerCall], call_id: int, values: dict[str, Any]) -> _PerCall:
+    """The call's one row of ``model``, created or updated with ``values`` (a re-run step replaces it)."""
+    row = s.scalars(select(model).where(model.call_id == call_id)).first()
     if row is None:
-        row = TranscriptRow(call_id=call_id)
+        row = model(call_id=call_id)
         s.add(row)
     for k, v in values.items():
         setattr(row, k, v)
     s.flush()
     return row
+
+
+def save_transcript(s: Session, call_id: int, **values: Any) -> TranscriptRow:
+    """One transcript per call; a re-run replaces it (steps are idempotent)."""
+    return _upsert_for_call(s, TranscriptRow, call_id, values)
 
 
 def save_score(s: Session, call_id: int, **values: Any) -> ScoreRow:
-    row = s.scalars(select(ScoreRow).where(ScoreRow.call_id == call_id)).first()
-    if row is None:
-        row = ScoreRow(call_id=call_id)
-        s.add(row)
-    for k, v in values.items():
-        setattr(row, k, v)
-    s.flush()
-    return row
+    """One score per call; a re-run replaces it."""
+    return _upsert_for_call(s, ScoreRow, call_id, values)
 
 
 def calls_overview(s: Session, limit: int = 500) -> list[tuple[Call, float | None]]:

@@ -65,9 +65,9 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
     from sqlalchemy import select
 
     from hotline.app import create_app
-    from hotline.pipeline import SpeechNotConfigured, fallback_speech
     from hotline.runtime import wait_for_calls
     from hotline.simcalls import CallBuilder, speech_sources
+    from hotline.speech_setup import SpeechNotConfigured, fallback_speech
     from ivr.auth import auth_token
     from ivr.simulate import Action, Simulator
     from store import pipeline as repo

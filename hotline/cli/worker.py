@@ -20,9 +20,11 @@ log = logging.getLogger(__name__)
 @click.option("--threads", type=int, default=None, help="CPU threads for transcription (default: all cores)")
 def worker(name: str | None, burst: bool, preload: bool, threads: int | None) -> None:
     """Run pipeline jobs from HOTLINE_REDIS_URL; each worker process loads its speech model once."""
-    from hotline.jobs import RQQueue, set_process_runner
-    from hotline.pipeline import InlineTranscriber, SpeechNotConfigured, load_transcriber, speech_spec
+    from hotline.rq_entry import set_process_runner
+    from hotline.rq_queue import RQQueue
     from hotline.runtime import Pipeline
+    from hotline.speech_pool import InlineTranscriber
+    from hotline.speech_setup import SpeechNotConfigured, load_transcriber, speech_spec
     from store.db import make_engine, migrate, session_factory
 
     settings = Settings.from_env()

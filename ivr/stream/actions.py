@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ivr.flow import Step
+from ivr.flow_types import Step
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ivr.flow import BACK_WORDS, MAIN_WORDS, REPEAT_WORDS, State
+from ivr.caller_text import BACK_WORDS, MAIN_WORDS, REPEAT_WORDS
+from ivr.flow_types import State
 from ivr.menu import Menu
 
 

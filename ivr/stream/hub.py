@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ivr.flow import State, Step
+from ivr.flow_types import State, Step
 from ivr.stream.actions import Action, Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
 from ivr.stream.grammar import menu_vocabulary
 from ivr.stream.session import MediaStreamSession, SessionConfig, mark_message, media_messages

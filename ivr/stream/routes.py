@@ -16,7 +16,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 
 from ivr.callstate import CallStates
-from ivr.flow import Event, Flow
+from ivr.flow import Flow
+from ivr.flow_types import Event
 from ivr.signature import refuse_unsigned
 from ivr.stream.adapters import TwilioRedirector, load_engine
 from ivr.stream.hub import StreamHub, report_vocabulary

@@ -35,7 +35,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ivr.flow import Event, Flow, State, Step
+from ivr.flow import Flow
+from ivr.flow_types import Event, State, Step
 from ivr.stream.actions import Action, Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
 from ivr.stream.grammar import grammar_for
 from ivr.stream.signing import check_signature

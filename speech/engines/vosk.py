@@ -55,10 +55,6 @@ def load_model(model_dir: str | Path) -> Any:
     return model
 
 
-def loaded_models() -> list[str]:
-    return list(_MODELS)
-
-
 def model_name(path: Path) -> str:
     """A readable name for the model: its directory, or the package that ships it."""
     path = path.resolve()

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ivr.flow import BACK_WORDS, END_WORDS, MAIN_WORDS, REPEAT_WORDS, Event, Flow, State, Step
+from ivr.caller_text import BACK_WORDS, END_WORDS, MAIN_WORDS, REPEAT_WORDS
+from ivr.flow import Flow
+from ivr.flow_types import Event, State, Step
 from ivr.menu import Menu
 from ivr.simulate import parse_twiml
 from ivr.twiml import render

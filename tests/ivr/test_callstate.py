@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ivr.callstate import CallStates, record_step, state_of
-from ivr.flow import Event, State
+from ivr.flow_types import Event, State
 from store import calls as repo
 from store.db import transaction
 

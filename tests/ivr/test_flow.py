@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from ivr.flow import Event, State, Step, spell_digits
+from ivr.caller_text import spell_digits
+from ivr.flow_types import Event, State, Step
 from ivr.routing import RouteResult
 
 from .helpers import CLOSED, OPEN, flow, menu
@@ -244,7 +245,7 @@ def test_command_words_inside_requests_with_the_keyword_router(events: list[Even
 
 
 def test_is_command() -> None:
-    from ivr.flow import BACK_WORDS, END_WORDS, REPEAT_WORDS, is_command
+    from ivr.caller_text import BACK_WORDS, END_WORDS, REPEAT_WORDS, is_command
 
     assert is_command("重复一下", REPEAT_WORDS, routed=False)
     assert is_command("麻烦再说一遍好吗", REPEAT_WORDS, routed=False)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ivr.flow import Flow, State, Step
+from ivr.flow import Flow
+from ivr.flow_types import State, Step
 
 from .fuzz import fuzz_flow, fuzz_http, http_app, make_flows
 

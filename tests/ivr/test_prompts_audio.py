@@ -66,7 +66,8 @@ def test_the_tts_command_is_configurable(tmp_path: Path) -> None:
 
 
 def test_read_backs_of_caller_data_are_never_cached(tmp_path: Path) -> None:
-    from ivr.flow import Flow, spell_digits
+    from ivr.caller_text import spell_digits
+    from ivr.flow import Flow
     from ivr.menu import load_menu
     from ivr.prompts_audio import PromptAudio, prompt_texts
 

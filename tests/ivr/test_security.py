@@ -168,7 +168,7 @@ def test_non_finite_numbers_are_never_stored(app: Any, tw: SignedClient, bad: st
 
 
 def test_bad_confidence_is_no_confidence(app: Any, tw: SignedClient) -> None:
-    from ivr.flow import Event
+    from ivr.flow_types import Event
 
     seen: list[Event] = []
     flow = app.extensions["hotline"]["ivr"].flow

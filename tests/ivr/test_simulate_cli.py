@@ -2,59 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 
 from hotline.cli.simulate import _scan
-
-from .helpers import ROOT
-
-HOTLINE = [str(Path(sys.executable).parent / "hotline")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.serving import free_port, hotline_serve
+from tests.serving import simulate as run_simulate
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    data = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data), "HOTLINE_TWILIO_AUTH_TOKEN": "test-token"}
-    port = _free_port()
-    env["HOTLINE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [*HOTLINE, "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            pytest.fail("hotline serve did not start: " + (proc.stdout.read().decode() if proc.stdout else ""))
-        yield url, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with hotline_serve(tmp_path_factory.mktemp("serve")) as served:
+        yield served
 
 
 def simulate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HOTLINE, "simulate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return run_simulate(env, *args, timeout=60)
 
 
 def test_press_2_3_reaches_refund_progress(server: tuple[str, dict[str, str]]) -> None:
@@ -81,7 +48,7 @@ def test_wrong_token_is_refused(server: tuple[str, dict[str, str]]) -> None:
 
 def test_unreachable_server_is_an_error(server: tuple[str, dict[str, str]]) -> None:
     _, env = server
-    out = simulate(env, "--url", f"http://127.0.0.1:{_free_port()}", "--press", "2")
+    out = simulate(env, "--url", f"http://127.0.0.1:{free_port()}", "--press", "2")
     assert out.returncode == 3
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flow import Event, Step
+from ivr.flow_types import Event, Step
 from ivr.stream.signing import PARAMETERS, StreamAnswers, check_signature
 from ivr.twiml import StreamSpec, render, render_fallback, render_hold, sign_stream
 

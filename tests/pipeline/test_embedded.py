@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from hotline.pipeline import SpeechNotConfigured, fallback_speech, speech_spec
 from hotline.settings import Settings
 from hotline.simcalls import media_server
+from hotline.speech_setup import SpeechNotConfigured, fallback_speech, speech_spec
 from store.db import transaction
 from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow

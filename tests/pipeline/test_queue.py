@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,11 +14,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.fetch import Download, Fetcher
 from hotline.jobs import PermanentError
-from hotline.pipeline import Fetcher, store_audio
 from hotline.runtime import Pipeline
 from hotline.settings import Settings
+from hotline.storage import store_audio
 from ivr.recording_url import parse_hosts
+from qa.score import ItemScore, ScoreResult
+from speech.types import Transcript, Utterance
 from store import pipeline as repo
 from store.db import make_engine, migrate, session_factory, transaction
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
@@ -25,29 +29,29 @@ from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
 from .util import add_call, call_state, pipeline_snapshot, wait_for, write_wav
 
 
-def fake_transcribe(path: Path) -> dict[str, Any]:
+def fake_transcribe(path: Path) -> Transcript:
     if path.stat().st_size < 2000:
-        return {"duration": 0.1, "engine": "fake", "model": "m", "language": "zh", "utterances": []}
-    return {
-        "duration": 1.0,
-        "engine": "fake",
-        "model": "m",
-        "language": "zh",
-        "utterances": [
-            {"speaker": "agent", "start": 0.0, "end": 0.5, "text": "您好很高兴为您服务", "words": []},
-            {"speaker": "customer", "start": 0.5, "end": 1.0, "text": "我的电话是13812345678", "words": []},
-        ],
-    }
+        return Transcript(duration=0.1, engine="fake", model="m", language="zh")
+    return Transcript(
+        duration=1.0,
+        engine="fake",
+        model="m",
+        language="zh",
+        utterances=(
+            Utterance("agent", 0.0, 0.5, "您好很高兴为您服务"),
+            Utterance("customer", 0.5, 1.0, "我的电话是13812345678"),
+        ),
+    )
 
 
-def fake_redact(d: dict[str, Any]) -> dict[str, Any]:
-    out = dict(d, redacted=True)
-    out["utterances"] = [dict(u, text=u["text"].replace("13812345678", "[电话]")) for u in d["utterances"]]
-    return out
+def fake_redact(t: Transcript) -> Transcript:
+    utterances = tuple(replace(u, text=u.text.replace("13812345678", "[电话]")) for u in t.utterances)
+    return replace(t, utterances=utterances, redacted=True)
 
 
-def fake_score(d: dict[str, Any], call_id: int) -> dict[str, Any]:
-    return {"id": str(call_id), "total": 80.0, "items": {"greeting": {"score": 10}}, "flags": [], "details": {}}
+def fake_score(t: Transcript, call_id: int) -> ScoreResult:
+    greeting = ItemScore("greeting", "问候", "script", 1.0, 10.0, (), {})
+    return ScoreResult(str(call_id), "default", "", 80.0, False, (greeting,), 0.0, 0.0, (), {})
 
 
 @pytest.fixture
@@ -98,17 +102,17 @@ def test_failures_are_bounded_and_the_queue_goes_on(
 ) -> None:
     flaky = {"n": 0}
 
-    def flaky_score(d: dict[str, Any], call_id: int) -> dict[str, Any]:
+    def flaky_score(t: Transcript, call_id: int) -> ScoreResult:
         if call_id == flaky_id:
             flaky["n"] += 1
             if flaky["n"] == 1:
                 raise TimeoutError("QA service hiccup")
-        return fake_score(d, call_id)
+        return fake_score(t, call_id)
 
-    def always_broken(d: dict[str, Any], call_id: int) -> dict[str, Any]:
+    def always_broken(t: Transcript, call_id: int) -> ScoreResult:
         if call_id == broken_id:
             raise RuntimeError("bug")
-        return flaky_score(d, call_id)
+        return flaky_score(t, call_id)
 
     good = write_wav(tmp_path / "good.wav")
     corrupt = tmp_path / "corrupt.wav"
@@ -258,8 +262,8 @@ def test_fetcher_http_retries_404_and_auth(http_base: str) -> None:
     sleeps: list[float] = []
     listed = parse_hosts(http_base)
     f = Fetcher("AC123", "s3cr3t", hosts=listed, backoff_s=0.5, auth_hosts=("127.0.0.1",), sleep=sleeps.append)
-    data, ext = f.fetch(http_base + "/flaky/RE1")
-    assert ext == "wav" and len(data) == 104 and sleeps == [0.5, 1.0]
+    got = f.fetch(http_base + "/flaky/RE1")
+    assert got.ext == "wav" and len(got.data) == 104 and sleeps == [0.5, 1.0]
     assert all(a.startswith("Basic ") for _, a in _Handler.hits)
     with pytest.raises(PermanentError, match="HTTP 404"):
         f.fetch(http_base + "/gone")
@@ -323,13 +327,13 @@ def test_fetcher_reads_local_files_only_when_the_cli_stored_them(tmp_path: Path)
     wav = write_wav(tmp_path / "a.wav", seconds=0.1)
     with pytest.raises(PermanentError, match="local file"):
         Fetcher().fetch(wav.as_uri())
-    assert Fetcher().fetch(wav.as_uri(), True) == (wav.read_bytes(), "wav")
-    assert Fetcher().fetch(str(wav), True)[1] == "wav"
+    assert Fetcher().fetch(wav.as_uri(), True) == Download(wav.read_bytes(), "wav")
+    assert Fetcher().fetch(str(wav), True).ext == "wav"
 
 
 def test_fetcher_download_is_capped_checked_and_kept_on_its_host(http_base: str) -> None:
     f = Fetcher(hosts=parse_hosts(http_base), max_bytes=1024 * 1024, retries=0, sleep=lambda s: None)
-    assert f.fetch(http_base + "/redir-same")[1] == "wav"  # a redirect within the host is followed
+    assert f.fetch(http_base + "/redir-same").ext == "wav"  # a redirect within the host is followed
     refusals = {
         "/redir-other": "redirected to another host",
         "/redir-file": "redirected to another host",
@@ -393,3 +397,17 @@ def test_a_stored_row_with_a_bad_url_fails_and_is_not_fetched(
             rec = s.get(Recording, rec_id)
             assert rec is not None and rec.audio_path == "" and rec.sha256 == ""
     assert not (settings.data_dir / "recordings").exists()
+
+
+def test_fetcher_retries_a_refused_connection_then_leaves_it_to_the_job() -> None:
+    """Connection errors are retried with back-off (urllib3 Retry), then raised as retryable, not permanent."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{s.getsockname()[1]}"
+    sleeps: list[float] = []
+    f = Fetcher(hosts=parse_hosts(base), retries=2, backoff_s=0.5, sleep=sleeps.append)
+    with pytest.raises(ConnectionError, match="after 3 tries") as err:
+        f.fetch(base + "/x.wav")
+    assert not isinstance(err.value, PermanentError) and sleeps == [0.5, 1.0]

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from hotline.pipeline import fallback_speech
+from hotline.runtime import Pipeline
 from hotline.settings import Secret, Settings
+from hotline.speech_setup import fallback_speech
 from store.db import make_engine, session_factory, transaction
 from store.models import Call
 from store.models_pipeline import Job, ScoreRow, TranscriptRow
@@ -273,12 +274,10 @@ def test_database_down_callback_gets_5xx_and_nothing_half_written(pg_url: str, t
         app.extensions["hotline"]["engine"].dispose()
 
 
-def test_a_lost_push_is_delivered_by_the_sweeper(rq_queue: str, tmp_path: Path) -> None:
-    """The job row is committed before the push; if Redis never got the id, the sweeper pushes it."""
-    from rq import Queue as RQ
-
-    from hotline.jobs import NextJob, RQQueue
-    from hotline.runtime import Pipeline
+@pytest.fixture
+def client_pipe(rq_queue: str, tmp_path: Path) -> Iterator[Pipeline]:
+    """A CLI-side ``Pipeline`` (writes rows, pushes ids) on SQLite and this test's RQ queue."""
+    from hotline.rq_queue import RQQueue
     from store.db import migrate
 
     settings = Settings(data_dir=tmp_path / "var", redis_url=REDIS, redis_queue=rq_queue)
@@ -286,6 +285,17 @@ def test_a_lost_push_is_delivered_by_the_sweeper(rq_queue: str, tmp_path: Path) 
     migrate(engine)
     pipe = Pipeline(settings, session_factory(engine), mode="client")
     assert isinstance(pipe.queue, RQQueue)
+    yield pipe
+    engine.dispose()
+
+
+def test_a_lost_push_is_delivered_by_the_sweeper(rq_queue: str, client_pipe: Pipeline) -> None:
+    """The job row is committed before the push; if Redis never got the id, the sweeper pushes it."""
+    from rq import Queue as RQ
+
+    from hotline.jobs import NextJob
+
+    pipe = client_pipe
     with transaction(pipe.sessions) as s:  # as if the process died right after the commit
         refs = pipe.runner.add(s, [NextJob("fetch:1", "fetch", None)])
     queue = RQ(rq_queue, connection=pipe.queue.redis)
@@ -294,4 +304,28 @@ def test_a_lost_push_is_delivered_by_the_sweeper(rq_queue: str, tmp_path: Path) 
     assert queue.job_ids == [f"{rq_queue}-{refs[0].id}-0"]
     pipe.queue.sweep()  # already there: not pushed twice
     assert queue.count == 1
-    engine.dispose()
+
+
+def test_an_rq_worker_runs_the_entry_the_queue_names(client_pipe: Pipeline) -> None:
+    """RQ names the job's function by its path (``RQ_ENTRY``): a worker must find it and hand it the row id."""
+    from hotline.jobs import NextJob
+    from hotline.rq_entry import set_process_runner
+    from hotline.rq_queue import RQ_ENTRY
+
+    pipe = client_pipe
+    ran: list[int] = []
+
+    class Recorder:
+        def run(self, job_id: int, worker: str | None = None) -> str:
+            ran.append(job_id)
+            return "done"
+
+    with transaction(pipe.sessions) as s:
+        refs = pipe.runner.add(s, [NextJob("fetch:1", "fetch", None)])
+    pipe.runner.notify(refs)
+    set_process_runner(Recorder())  # type: ignore[arg-type]
+    try:
+        assert pipe.queue.worker("hltest-entry").work(burst=True)
+    finally:
+        set_process_runner(None)
+    assert ran == [refs[0].id] and RQ_ENTRY == "hotline.rq_entry.rq_run"

@@ -8,19 +8,10 @@ from pathlib import Path
 import pytest
 
 from ivr.menu import load_menu
-from ivr.route import (
-    DATA_DIR,
-    DEFAULT_MENU,
-    NONE,
-    Model,
-    Policy,
-    evaluate,
-    load_examples,
-    load_policy,
-    load_router,
-    load_synonyms,
-    request_key,
-)
+from ivr.route import load_router
+from ivr.route_eval import evaluate
+from ivr.route_files import DATA_DIR, DEFAULT_MENU, Policy, load_examples, load_policy, load_synonyms
+from ivr.route_model import NONE, Model, request_key
 
 
 def test_examples_label_real_nodes_and_cover_every_node() -> None:

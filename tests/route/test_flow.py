@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
 
-from ivr.flow import Event, Flow, Step
+from ivr.flow import Flow
+from ivr.flow_types import Event, Step
 from ivr.hours import load_hours
 from ivr.menu import load_menu
 from ivr.route import load_router, make_router
 from ivr.routing import SpeechRouter
+from tests.serving import hotline_serve, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU = ROOT / "ivr" / "menus" / "950618.yaml"
 HOURS = ROOT / "ivr" / "menus" / "hours.yaml"
 OPEN = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday noon in Shanghai: agents working
-HOTLINE = str(Path(sys.executable).parent / "hotline")
 
 
 @pytest.fixture(scope="module")
@@ -107,45 +102,10 @@ def test_unclear_request_is_not_routed(flow: Flow) -> None:
 # --- a real server and the real `hotline simulate` -------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    data = tmp_path_factory.mktemp("route-serve")
-    env = {
-        **os.environ,
-        "HOTLINE_DATA_DIR": str(data),
-        "HOTLINE_TWILIO_AUTH_TOKEN": "test-token",
-        "HOTLINE_IVR_ROUTER": "ivr.route:make_router",
-    }
-    port = _free_port()
-    env["HOTLINE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [HOTLINE, "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            pytest.fail("hotline serve did not start: " + (proc.stdout.read().decode() if proc.stdout else ""))
-        yield url, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def simulate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HOTLINE, "simulate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    with hotline_serve(tmp_path_factory.mktemp("route-serve"), HOTLINE_IVR_ROUTER="ivr.route:make_router") as served:
+        yield served
 
 
 def test_simulate_free_form_request_reaches_logistics(server: tuple[str, dict[str, str]]) -> None:

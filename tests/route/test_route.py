@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.route import Router, load_router, request_key
+from ivr.route import Router, load_router
+from ivr.route_model import request_key
 from ivr.routing import CLARIFY, FALLBACK, ROUTE
 
 

@@ -139,7 +139,7 @@ def test_identical_stereo_channels_are_mono() -> None:
     assert list(split_call(mono)) == ["unknown"]
 
 
-def test_mulaw_roundtrip_and_numpy_tables_match_audioop() -> None:
+def test_mulaw_roundtrip() -> None:
     rng = np.random.default_rng(1)
     pcm = rng.integers(-32768, 32767, 8000, dtype=np.int16).tobytes()
     mu = pcm_to_ulaw(pcm)
@@ -147,10 +147,39 @@ def test_mulaw_roundtrip_and_numpy_tables_match_audioop() -> None:
     back = np.frombuffer(ulaw_to_pcm(mu), dtype=np.int16).astype(np.int32)
     orig = np.frombuffer(pcm, dtype=np.int16).astype(np.int32)
     assert np.all(np.abs(back - orig) <= np.maximum(np.abs(orig) // 16, 8) + 4)  # G.711 step size
-    # numpy fallback tables give the same bytes as audioop / audioop-lts
-    all_codes = bytes(range(256))
-    assert audio._ULAW_DECODE[np.frombuffer(all_codes, dtype=np.uint8)].tobytes() == ulaw_to_pcm(all_codes)
-    assert audio._pcm_to_ulaw_numpy(pcm) == mu
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", ("WAV", "wav")),
+        (b"RIFF\x00\x00\x00\x00AVI LIST", None),  # a RIFF file that is not a WAV
+        (b"ID3\x04", ("MP3", "mp3")),
+        (b"\xff\xfb\x90\x00", ("MP3", "mp3")),  # a bare MPEG layer III frame
+        (b"\xff\xf1\x50\x80", ("AAC", "aac")),  # ADTS: layer bits 00
+        (b"\x00\x00\x00\x20ftypM4A ", ("MP4/M4A", "m4a")),
+        (b"<html><body>", None),
+    ],
+)
+def test_sniff_names_the_container_and_the_extension(head: bytes, kind: tuple[str, str] | None) -> None:
+    assert audio.sniff(head) == kind
+    assert audio.audio_ext(head) == (kind[1] if kind else None)
+
+
+def test_wav_info_reads_the_header_only() -> None:
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00" * 4 * 4000)
+    assert audio.wav_info(buf.getvalue()) == (2, 0.5)
+    assert audio.wav_info(b"ID3\x04" + b"\x00" * 60) is None
+    with pytest.raises(ValueError):
+        audio.wav_info(b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\x01" * 60)
 
 
 def test_resample_keeps_duration() -> None:

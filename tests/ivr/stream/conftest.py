@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.flow import Flow, State, Step
+from ivr.flow import Flow
+from ivr.flow_types import State, Step
 from ivr.menu import Menu, load_menu
 from ivr.stream.adapters import load_engine
 from ivr.stream.hub import StreamHub

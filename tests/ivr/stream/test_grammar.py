@@ -10,7 +10,8 @@ import logging
 
 import pytest
 
-from ivr.flow import BACK_WORDS, REPEAT_WORDS, State
+from ivr.caller_text import BACK_WORDS, REPEAT_WORDS
+from ivr.flow_types import State
 from ivr.menu import Menu, load_menu
 from ivr.stream.grammar import grammar_for, menu_vocabulary
 from ivr.stream.hub import StreamHub, report_vocabulary

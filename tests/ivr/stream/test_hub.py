@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ivr.flow import Flow, State
+from ivr.flow import Flow
+from ivr.flow_types import State
 from ivr.stream.grammar import grammar_for
 from ivr.stream.hub import StreamHub, report_vocabulary
 from ivr.stream.replay import RecordingRedirector, load_fixture, prepare

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ivr.flow import Flow, State
+from ivr.flow import Flow
+from ivr.flow_types import State
 from ivr.stream.actions import Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
 from ivr.stream.session import MediaStreamSession, SessionConfig
 from ivr.stream.signing import stream_parameters, stream_signature
@@ -357,6 +358,6 @@ def test_mode2_collect_digits_until_hash(ko_flow: Flow) -> None:
 
 
 def _speech(q: dict[str, str]) -> Any:
-    from ivr.flow import Event
+    from ivr.flow_types import Event
 
     return Event("speech", text=q["said"], confidence=float(q["c"]) if "c" in q else None)

@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ivr.flow import Event, Flow, State
+from ivr.flow import Flow
+from ivr.flow_types import Event, State
 from ivr.stream.replay import load_fixture, prepare, replay
 from speech.stt import Transcriber
 from tests.ivr.stream.conftest import NOW, STREAMS, TOKEN, Server, SlowEngine
