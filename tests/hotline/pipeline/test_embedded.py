@@ -19,8 +19,8 @@ from hotline.simcalls import media_server
 from store.db import transaction
 from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
+from tests.conftest import ROOT
 
-from ..conftest import ROOT
 from .util import ensure_ivr, recording_callback, signed_post, wait_for, write_wav
 
 

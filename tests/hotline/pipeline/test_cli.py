@@ -8,8 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hotline.cli import cli
-
-from ..conftest import ROOT, need_shared
+from tests.conftest import ROOT, need_shared
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
