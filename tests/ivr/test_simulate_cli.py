@@ -18,6 +18,8 @@ from hotline.cli.simulate import _scan
 
 from .helpers import ROOT
 
+pytestmark = pytest.mark.slow  # end to end: real server or model decoding (make test-fast skips)
+
 HOTLINE = [str(Path(sys.executable).parent / "hotline")]
 
 

@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 
 from .util import ensure_ivr, recording_callback, signed_post, wait_for, write_wav
 
+pytestmark = pytest.mark.slow  # end to end: real server or model decoding (make test-fast skips)
+
 
 def _app(settings: Settings) -> object:
     from hotline.app import create_app
