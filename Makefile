@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test check deps sysdeps clean
+.PHONY: run test test-fast check deps sysdeps clean
 
 sysdeps:
 	@bash scripts/sysdeps.sh
@@ -25,9 +25,14 @@ run: deps
 test: deps
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
+# the inner loop: everything but the end-to-end tests marked `slow` (real servers, browsers, long decodes)
+test-fast: deps
+	$(BIN)/python -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
+
 check: deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -7,8 +7,10 @@ On a fresh clone there is no ../shared: tests needing it skip with a reason. In 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -19,14 +21,50 @@ SHARED = Path(os.environ.get("HOTLINE_SHARED_DIR", ROOT.parent / "shared"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+PG = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("HOTLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """The one rule for a missing prerequisite: skip on a developer's machine, fail in CI (CI=true)."""
+    if IN_CI:
+        pytest.fail(f"CI needs this: {reason}")
+    pytest.skip(reason)
+
+
 def need_shared(*parts: str) -> Path:
     """Path inside ../shared, or skip (fresh clone) / fail (CI) when it is missing."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        if IN_CI:
-            pytest.fail(f"CI needs {path}, which is missing")
-        pytest.skip(f"{path} not present (fresh clone without ../shared)")
+        skip_or_fail(f"{path} not present (fresh clone without ../shared)")
     return path
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the local server (HOTLINE_TEST_PG), dropped afterwards."""
+    from sqlalchemy import text
+
+    from store.db import make_engine
+
+    name = f"hotline_t_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = make_engine(PG, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        skip_or_fail(f"PostgreSQL not reachable at {PG}: {exc}")
+    yield PG.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser and scale-out tests are end to end by nature: they count as `slow` too."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("scaleout"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

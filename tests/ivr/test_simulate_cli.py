@@ -13,6 +13,8 @@ from hotline.cli.simulate import _scan
 from tests.serving import free_port, hotline_serve
 from tests.serving import simulate as run_simulate
 
+pytestmark = pytest.mark.slow  # end to end: real server (make test-fast skips)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:

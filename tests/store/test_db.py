@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, inspect, select
 
 from store.db import make_engine, migrate, session_factory, transaction
 from store.models import Call, CallEvent
-
-from ..conftest import IN_CI
 
 
 def _roundtrip(url: str) -> None:
@@ -39,25 +35,6 @@ def _roundtrip(url: str) -> None:
 
 def test_sqlite(tmp_path: Path) -> None:
     _roundtrip(f"sqlite:///{tmp_path / 'db.sqlite'}")
-
-
-@pytest.fixture
-def pg_url() -> object:
-    base = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        admin = make_engine(base, isolation_level="AUTOCOMMIT")
-        name = f"hotline_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        if IN_CI:
-            pytest.fail(f"PostgreSQL not reachable at {base}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
-    url = base.rsplit("/", 1)[0] + "/" + name
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.mark.scaleout

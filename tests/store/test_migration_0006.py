@@ -11,8 +11,6 @@ import sqlalchemy as sa
 
 from store.db import MIGRATIONS, make_engine, migrate
 
-from .test_db import pg_url  # noqa: F401 - the PostgreSQL fixture
-
 
 def _upgrade_to(engine: sa.Engine, revision: str) -> None:
     from alembic import command

@@ -17,8 +17,6 @@ from store.db import make_engine, migrate, session_factory, transaction
 from store.errors import ReviewError
 from store.models_review import LoginThrottle, User
 
-from .test_db import pg_url  # noqa: F401 - fixture: a fresh PostgreSQL database
-
 
 @pytest.fixture
 def factory(tmp_path: Path) -> Iterator[Any]:
@@ -108,7 +106,7 @@ def test_concurrent_attempts_cannot_slip_through_together(factory: Any) -> None:
 
 
 @pytest.mark.scaleout
-def test_concurrent_attempts_on_postgresql(pg_url: str) -> None:  # noqa: F811 - the fixture imported above
+def test_concurrent_attempts_on_postgresql(pg_url: str) -> None:
     engine = make_engine(pg_url)
     migrate(engine)
     try:

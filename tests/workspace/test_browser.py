@@ -25,7 +25,7 @@ import pytest
 from hotline.settings import Settings
 from store.db import make_engine, migrate, session_factory
 
-from ..conftest import IN_CI, ROOT
+from ..conftest import ROOT, skip_or_fail
 from .seed import Audio, Seeded, seed
 
 pytestmark = pytest.mark.browser
@@ -50,9 +50,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, call_audio: dict[str, Audio]) -> Iterator[tuple[str, Seeded]]:
     if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} missing (scripts/sysdeps.sh installs chromium)")
-        pytest.skip(f"{CHROMIUM} missing")
+        skip_or_fail(f"{CHROMIUM} missing (scripts/sysdeps.sh installs chromium)")
     data = tmp_path_factory.mktemp("serve")
     settings = Settings(data_dir=data / "var")
     engine = make_engine(settings.database_url)

@@ -44,7 +44,6 @@ from workspace.present import fmt_metric, fmt_num, fmt_time, json_safe
 from workspace.writers import csv_cell
 
 from ..conftest import ROOT
-from ..store.test_db import pg_url  # noqa: F401 - fixture: a fresh PostgreSQL database
 from .conftest import CSRF, login
 from .helpers import make_review
 from .seed import Audio, seed
@@ -235,7 +234,7 @@ def test_broken_stored_numbers_leave_every_page_answering(ws: Any, as_user: Any)
 
 @pytest.mark.scaleout
 def test_broken_stored_numbers_on_postgresql(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     tmp_path: Path,
     call_audio: dict[str, Audio],
 ) -> None:

@@ -24,6 +24,8 @@ from tests.conftest import ROOT
 from tests.ivr.helpers import sign
 from tests.ivr.stream.conftest import STREAMS, TOKEN, always_open, ko_model_dir, write_ko_menu
 
+pytestmark = pytest.mark.slow  # end to end: real server or model decoding (make test-fast skips)
+
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 CALL = "CA" + "5" * 32
 FORM = {"CallSid": CALL, "From": "+8613800000000"}

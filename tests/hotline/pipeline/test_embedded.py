@@ -19,9 +19,11 @@ from hotline.speech_setup import SpeechNotConfigured, fallback_speech, speech_sp
 from store.db import transaction
 from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
+from tests.conftest import ROOT
 
-from ..conftest import ROOT
 from .util import ensure_ivr, recording_callback, signed_post, wait_for, write_wav
+
+pytestmark = pytest.mark.slow  # end to end: real server or model decoding (make test-fast skips)
 
 
 def _app(settings: Settings) -> object:

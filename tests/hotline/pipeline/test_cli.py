@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hotline.cli import cli
+from tests.conftest import ROOT, need_shared
 
-from ..conftest import ROOT, need_shared
+pytestmark = pytest.mark.slow  # end to end: real server or model decoding (make test-fast skips)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -108,6 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         yield served
 
 
+@pytest.mark.slow
 def test_simulate_free_form_request_reaches_logistics(server: tuple[str, dict[str, str]]) -> None:
     url, env = server
     out = simulate(env, "--url", url, "--say", "我的快递怎么一天都没有物流了", "--expect", "logistics")
@@ -115,6 +116,7 @@ def test_simulate_free_form_request_reaches_logistics(server: tuple[str, dict[st
     assert "物流配送" in out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "node"),
     [("买了四天就降价了能保价吗", "payment.refund"), ("不是物流的问题，是发票开错了", "order.invoice")],

@@ -26,37 +26,11 @@ from hotline.speech_setup import fallback_speech
 from store.db import make_engine, session_factory, transaction
 from store.models import Call
 from store.models_pipeline import Job, ScoreRow, TranscriptRow
+from tests.conftest import PG, REDIS, ROOT, SHARED, skip_or_fail
 
-from ..conftest import IN_CI, ROOT, SHARED
 from .util import ensure_ivr, pipeline_snapshot, recording_callback, signed_post, wait_for
 
 pytestmark = pytest.mark.scaleout
-
-PG = os.environ.get("HOTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("HOTLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _unreachable(what: str, exc: Exception) -> None:
-    msg = f"{what} not reachable: {exc}"
-    if IN_CI:
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"hotline_pipe_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = make_engine(PG, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        _unreachable(f"PostgreSQL at {PG}", exc)
-    yield PG.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
 
 @pytest.fixture
 def rq_queue() -> Iterator[str]:
@@ -67,7 +41,7 @@ def rq_queue() -> Iterator[str]:
         r = Redis.from_url(REDIS, socket_connect_timeout=3)
         r.ping()
     except Exception as exc:
-        _unreachable(f"Redis at {REDIS}", exc)
+        skip_or_fail(f"Redis not reachable at {REDIS}: {exc}")
     yield name
     keys = list(r.scan_iter(f"*{name}*"))
     if keys:
