@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from make_fixtures import HERE, espeak, ff, read_wav, write_wav  # type: ignore[import-not-found]
 
 RATE = 8000

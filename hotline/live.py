@@ -90,7 +90,9 @@ class _Knowledge:
             if not self._tried:
                 self._tried = True
                 if not self.folder.is_dir():
-                    log.warning("live: no knowledge documents at %s (HOTLINE_KNOWLEDGE_DIR): no answer snippets", self.folder)
+                    log.warning(
+                        "live: no knowledge documents at %s (HOTLINE_KNOWLEDGE_DIR): no answer snippets", self.folder
+                    )
                 else:
                     self._index = build_index(self.folder, self.cache)
                     log.info("live: knowledge index of %d passages from %s", len(self._index), self.folder)

@@ -48,7 +48,8 @@ class CallRecord:
     partials: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     ended_at: float | None = None
-    duration: float = 0.0
+    heard_until: float = 0.0  # call seconds its streams have carried (a resumed stream starts here)
+    listener: Any = None  # the live.call.LiveCall of its latest stream
 
     def summary(self, now: float) -> dict[str, Any]:
         return {
@@ -95,13 +96,17 @@ class LiveBoard:
         """A live stream started: a new call, or a broken one resuming; None when the box is full."""
         now = self.clock()
         with self._lock:
-            live = sum(1 for c in self.calls.values() if c.status == "live")
+            live = sum(1 for c in self.calls.values() if c.status == "live" and c.call_sid != call_sid)
             rec = self.calls.get(call_sid)
             if live >= self.max_calls:
                 self._count("skipped")
-                log.warning("live: call %s skipped: %d live calls is the limit (HOTLINE_LIVE_MAX_CALLS)", call_sid, live)
+                log.warning(
+                    "live: call %s skipped: %d live calls is the limit (HOTLINE_LIVE_MAX_CALLS)", call_sid, live
+                )
                 return None
-            resumed = rec is not None and rec.status == "interrupted"
+            # a stream of a call we know and that has not ended: the old stream broke (its worker
+            # may still be finishing: status "live"), this one resumes the call
+            resumed = rec is not None and rec.status in ("interrupted", "live")
             if rec is None or rec.status == "ended":
                 if rec is not None:  # a call sid seen before and ended: a new call record replaces it
                     del self.calls[call_sid]
@@ -117,11 +122,20 @@ class LiveBoard:
                 self._trim()
             rec.status = "live"
             rec.streams += 1
-            offset = now - rec.opened if resumed else 0.0
+            previous = rec.listener if resumed and rec.listener is not None and not rec.listener.done.is_set() else None
+            offset = max(now - rec.opened, rec.heard_until) if resumed else 0.0
+            listener = LiveCall(self, rec, self.engine, offset, after=previous)
+            rec.listener = listener
             self._count("resumed" if resumed else "opened")
         log.info("live: call %s %s", call_sid, "resumed" if resumed else "opened")
         self._publish(rec, {"type": "status", "status": "live", "resumed": resumed}, keep=not resumed)
-        return LiveCall(self, rec, self.engine, offset)
+        return listener
+
+    def resume_offset(self, rec: CallRecord) -> float:
+        """Where a resumed stream's clock starts in the call: after what the broken one carried."""
+        with self._lock:
+            rec.status = "live"
+            return max(self.clock() - rec.opened, rec.heard_until)
 
     # -- from the listeners (the stream's worker thread) -------------------
     def partial(self, rec: CallRecord, speaker: str, text: str) -> None:
@@ -130,7 +144,13 @@ class LiveBoard:
         self._publish(rec, {"type": "partial", "speaker": speaker, "text": text}, keep=False)
 
     def turn(self, rec: CallRecord, speaker: str, text: str, start: float, end: float, lag: float | None) -> None:
-        event: dict[str, Any] = {"type": "turn", "speaker": speaker, "start": round(start, 2), "end": round(end, 2), "text": text}
+        event: dict[str, Any] = {
+            "type": "turn",
+            "speaker": speaker,
+            "start": round(start, 2),
+            "end": round(end, 2),
+            "text": text,
+        }
         role = "customer" if speaker == "customer" else "agent"
         with self._lock:
             rec.partials.pop(speaker, None)
@@ -154,6 +174,7 @@ class LiveBoard:
         its slot is free, its state kept for a resumed stream."""
         ended = reason == "stop"
         with self._lock:
+            rec.heard_until = max(rec.heard_until, at)
             rec.status = "ended" if ended else "interrupted"
             alerts = rec.qa.finish(at) if ended else []
             if ended:
@@ -162,7 +183,9 @@ class LiveBoard:
         for a in alerts:
             self._alert(rec, a.to_dict())
         self._count("ended" if ended else "interrupted")
-        self._publish(rec, {"type": "end" if ended else "status", "status": rec.status, "time": round(at, 2)}, keep=ended)
+        self._publish(
+            rec, {"type": "end" if ended else "status", "status": rec.status, "time": round(at, 2)}, keep=ended
+        )
 
     # -- readers -----------------------------------------------------------
     def snapshot(self) -> list[dict[str, Any]]:

@@ -97,7 +97,9 @@ class KnowledgeIndex:
         qv = _unit({t: (1 + math.log(c)) * self.idf[t] for t, c in q.items() if t in self.idf})
         if not qv:
             return []
-        scored = sorted(((sum(w * v.get(t, 0.0) for t, w in qv.items()), i) for i, v in enumerate(self.vectors)), reverse=True)
+        scored = sorted(
+            ((sum(w * v.get(t, 0.0) for t, w in qv.items()), i) for i, v in enumerate(self.vectors)), reverse=True
+        )
         return [Snippet(self.items[i].doc, self.items[i].text, s) for s, i in scored[:k] if s >= min_score]
 
     def to_json(self) -> dict[str, Any]:

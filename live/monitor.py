@@ -23,11 +23,30 @@ from qa.scorers.sentiment import ANGER_MARKERS, NgramModel, text_sentiment
 from zhtext.match import PhraseMatcher
 
 # complaint / escalation: the customer threatens to take it further (a subset of qa's anger cues)
-ESCALATION = ("投诉", "差评", "12315", "315", "曝光", "消协", "消费者协会", "工商", "媒体", "起诉", "律师", "找你们领导", "找领导")
+ESCALATION = (
+    "投诉",
+    "差评",
+    "12315",
+    "315",
+    "曝光",
+    "消协",
+    "消费者协会",
+    "工商",
+    "媒体",
+    "起诉",
+    "律师",
+    "找你们领导",
+    "找领导",
+)
 ANGRY = tuple(m for m in ANGER_MARKERS if m not in ESCALATION)
 ANGRY_SCORE = -0.6  # a customer turn this negative is an anger alert even without a marker
 SCRIPT_ITEMS = ("greeting", "recording_notice", "verification", "closing")
-ITEM_LABELS = {"greeting": "开场问候", "recording_notice": "录音告知", "verification": "身份/订单核实", "closing": "结束语"}
+ITEM_LABELS = {
+    "greeting": "开场问候",
+    "recording_notice": "录音告知",
+    "verification": "身份/订单核实",
+    "closing": "结束语",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +61,12 @@ class Alert:
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "alert", "kind": self.kind, "time": round(self.time, 2), "evidence": self.evidence}
+        out: dict[str, Any] = {
+            "type": "alert",
+            "kind": self.kind,
+            "time": round(self.time, 2),
+            "evidence": self.evidence,
+        }
         if self.speaker:
             out["speaker"] = self.speaker
         if self.detail:
@@ -63,7 +87,9 @@ class LiveQA:
     turns: list[Turn] = field(default_factory=list)
     sentiment: list[tuple[float, float]] = field(default_factory=list)  # customer (time, score)
     _raised: set[str] = field(default_factory=set)
-    _escalation: PhraseMatcher = field(default_factory=lambda: PhraseMatcher({"escalation": ESCALATION, "anger": ANGRY}))
+    _escalation: PhraseMatcher = field(
+        default_factory=lambda: PhraseMatcher({"escalation": ESCALATION, "anger": ANGRY})
+    )
 
     def add(self, role: Role, text: str, start: float, end: float) -> list[Alert]:
         """A final turn of ``role``; returns the alerts it raises."""
@@ -84,7 +110,8 @@ class LiveQA:
             for k, category, ev in forbidden_hits(d, hits):
                 if k == i:
                     out += self._once(
-                        f"forbidden:{start}:{ev.phrase}", Alert("forbidden", _at(turn, ev.span), ev.phrase, role, category)
+                        f"forbidden:{start}:{ev.phrase}",
+                        Alert("forbidden", _at(turn, ev.span), ev.phrase, role, category),
                     )
         out += self._script(d, hits, at=end)
         return out
@@ -117,9 +144,8 @@ class LiveQA:
         }
         for item in SCRIPT_ITEMS:
             r = checks[item]()
-            if item == "verification" and r.value is None:
-                if ended or not d.indexed("customer"):
-                    continue  # no order/account topic: nothing to verify
+            if item == "verification" and r.value is None and (ended or not d.indexed("customer")):
+                continue  # no order/account topic: nothing to verify
             if item == "closing" and not ended:
                 out.append(item)  # always still to come while the call goes on
                 continue
@@ -135,13 +161,17 @@ class LiveQA:
             last_end = max(t.end or 0.0 for t in prev)
             gap = start - last_end
             if gap >= self.silence_s:
-                out += self._once(f"silence:{last_end:.2f}", Alert("silence", last_end, f"静默 {gap:.1f} 秒", "", f"{gap:.1f}"))
+                out += self._once(
+                    f"silence:{last_end:.2f}", Alert("silence", last_end, f"静默 {gap:.1f} 秒", "", f"{gap:.1f}")
+                )
         other = [t for t in self.turns if t.role != turn.role and t is not turn]
         for t in other:
             overlap = min(end, t.end or 0.0) - max(start, t.start or 0.0)
             if overlap >= self.overtalk_s:
                 at = max(start, t.start or 0.0)
-                out += self._once(f"overtalk:{at:.2f}", Alert("overtalk", at, f"抢话 {overlap:.1f} 秒", turn.role, f"{overlap:.1f}"))
+                out += self._once(
+                    f"overtalk:{at:.2f}", Alert("overtalk", at, f"抢话 {overlap:.1f} 秒", turn.role, f"{overlap:.1f}")
+                )
         return out
 
     def _customer(self, turn: Turn) -> list[Alert]:
@@ -152,9 +182,13 @@ class LiveQA:
         hits = self._escalation.find(turn.c.text)
         for h in hits:
             kind = "escalation" if h.key == "escalation" else "anger"
-            out += self._once(f"{kind}:{t0}", Alert(kind, _at(turn, (h.start, h.end)), turn.c.snippet(h.start, h.end), "customer"))
+            out += self._once(
+                f"{kind}:{t0}", Alert(kind, _at(turn, (h.start, h.end)), turn.c.snippet(h.start, h.end), "customer")
+            )
         if not hits and s.score <= ANGRY_SCORE:
-            out += self._once(f"anger:{t0}", Alert("anger", turn.end or t0, turn.c.norm[:30], "customer", f"{s.score:.2f}"))
+            out += self._once(
+                f"anger:{t0}", Alert("anger", turn.end or t0, turn.c.norm[:30], "customer", f"{s.score:.2f}")
+            )
         return out
 
     def _script(self, d: Dialogue, hits: DialogueHits, at: float) -> list[Alert]:
@@ -166,7 +200,8 @@ class LiveQA:
             out += self._once("missing:greeting", Alert("missing", at, ITEM_LABELS["greeting"], "agent", "greeting"))
         if agent_turns >= 3 and (recording_notice(d, hits).value or 0.0) < 1.0:
             out += self._once(
-                "missing:recording_notice", Alert("missing", at, ITEM_LABELS["recording_notice"], "agent", "recording_notice")
+                "missing:recording_notice",
+                Alert("missing", at, ITEM_LABELS["recording_notice"], "agent", "recording_notice"),
             )
         v = verification(d, hits)
         if v.value == 0.0:

@@ -117,7 +117,9 @@ def assist_events(call_sid: str) -> Response:
 
 
 def event_stream(
-    board: LiveBoard, call_sid: str | None, extra: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]] | None = None
+    board: LiveBoard,
+    call_sid: str | None,
+    extra: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]] | None = None,
 ) -> Response:
     """Server-sent events of one call (or all): a snapshot first, then each event as it comes."""
     q = board.subscribe(call_sid)

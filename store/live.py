@@ -27,7 +27,9 @@ def append_event(factory: sessionmaker[Session], call_sid: str, event: Mapping[s
         return last + 1
 
 
-def call_events(factory: sessionmaker[Session], call_sid: str, after: int = 0, limit: int = 5000) -> list[dict[str, Any]]:
+def call_events(
+    factory: sessionmaker[Session], call_sid: str, after: int = 0, limit: int = 5000
+) -> list[dict[str, Any]]:
     """The call's events with ``seq`` above ``after``, in order (payload plus ``seq``)."""
     with factory() as s:
         rows = s.scalars(

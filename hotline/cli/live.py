@@ -34,13 +34,18 @@ def stream_url_for(base: str, configured: str = "") -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
 @click.option("--ws-url", default="", help="its Media Streams socket (default: HOTLINE_STREAM_URL, else port+1)")
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0, 100), help="1 = real time; 0 = no pacing")
+@click.option(
+    "--speed", default=1.0, show_default=True, type=click.FloatRange(0, 100), help="1 = real time; 0 = no pacing"
+)
 @click.option("--json", "as_json", is_flag=True, help="print the call's events, one JSON object a line, once it ends")
 @click.option("--call-sid", default="", help="the call's id (default: a new one)")
 @click.option("--topic", default="", help="the caller's menu choice (routing topic), e.g. order")
-@click.option("--wait", default=60.0, show_default=True, type=click.FloatRange(1, 3600), help="seconds to wait for the end")
+@click.option("--limit", default=0.0, type=click.FloatRange(0), help="send only the first LIMIT seconds (0 = all)")
+@click.option(
+    "--wait", default=60.0, show_default=True, type=click.FloatRange(1, 3600), help="seconds to wait for the end"
+)
 def replay_cmd(
-    file: Path, url: str, ws_url: str, speed: float, as_json: bool, call_sid: str, topic: str, wait: float
+    file: Path, url: str, ws_url: str, speed: float, as_json: bool, call_sid: str, topic: str, limit: float, wait: float
 ) -> None:
     """Send FILE (two channels: 1 = caller, 2 = agent) to the server as Twilio streams a bridged call:
     signed, both tracks, at SPEED times real time."""
@@ -57,14 +62,17 @@ def replay_cmd(
     except AudioError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     if audio.n_channels != 2:
-        raise click.ClickException(f"{file}: {audio.n_channels} channel(s); a call recording has two (1 caller, 2 agent)")
+        raise click.ClickException(
+            f"{file}: {audio.n_channels} channel(s); a call recording has two (1 caller, 2 agent)"
+        )
     call_sid = call_sid or "CA" + secrets.token_hex(16)
     if not SID_RE.match(call_sid):
         raise click.ClickException("--call-sid: letters and digits, like CA0123…")
     params = stream_parameters(token, call_sid, "live")
     if topic:
         params["topic"] = topic[:32]
-    caller, agent = (pcm_to_ulaw(c.tobytes()) for c in audio.channels)
+    n = int(limit * 8000) if limit else None
+    caller, agent = (pcm_to_ulaw(c[:n].tobytes()) for c in audio.channels)
     messages = both_tracks_messages(caller, agent, call_sid, params)
     socket_url = stream_url_for(url, ws_url or str(settings.stream_url or ""))
     t0 = time.monotonic()
@@ -107,7 +115,13 @@ def _events(base: str, call_sid: str, token: str, wait: float) -> list[dict[str,
 
 
 @live_group.command("index")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=None, help="default: HOTLINE_KNOWLEDGE_DIR")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="default: HOTLINE_KNOWLEDGE_DIR",
+)
 def index_cmd(folder: Path | None) -> None:
     """Build (or check) the agent-assist knowledge index from the hotline's documents."""
     from hotline.live import _knowledge_dir

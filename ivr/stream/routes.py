@@ -79,7 +79,8 @@ def register(app: Flask) -> None:
         @app.after_request
         def _live_stream(resp: Response) -> Response:
             """Transfers also start the call's live both-tracks stream (signed per response)."""
-            if request.method != "POST" or not request.path.startswith("/ivr/") or resp.mimetype not in ("application/xml", "text/xml"):
+            xml = resp.mimetype in ("application/xml", "text/xml")
+            if request.method != "POST" or not request.path.startswith("/ivr/") or not xml:
                 return resp
             url = live_url or ws_url(request.host_url)
             body = resp.get_data(as_text=True)

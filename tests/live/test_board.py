@@ -12,6 +12,7 @@ from speech.testing import Said
 from tests.live.conftest import PerTrackEngine
 
 SILENCE = b"\xff" * 160  # 20 ms of μ-law
+LOUD = b"\x10" * 160  # 20 ms of a loud μ-law level: never taken for the end of an utterance
 
 
 class Clock:
@@ -22,21 +23,31 @@ class Clock:
         return self.t
 
 
-def make(card: Scorecard, engine: PerTrackEngine, max_calls: int = 2) -> tuple[LiveBoard, list[tuple[str, dict[str, Any]]], Clock]:
+def make(
+    card: Scorecard, engine: PerTrackEngine, max_calls: int = 2
+) -> tuple[LiveBoard, list[tuple[str, dict[str, Any]]], Clock]:
     stored: list[tuple[str, dict[str, Any]]] = []
     clock = Clock()
 
     def new_qa(params: Mapping[str, str]) -> LiveQA:
         return LiveQA(card, consent_played=params.get("consent") == "1")
 
-    board = LiveBoard(lambda: engine, new_qa, max_calls=max_calls, store=lambda s, e: stored.append((s, dict(e))), clock=clock)
+    board = LiveBoard(
+        lambda: engine, new_qa, max_calls=max_calls, store=lambda s, e: stored.append((s, dict(e))), clock=clock
+    )
     return board, stored, clock
 
 
-def play(listener: Any, seconds: float, start_ms: int = 0, tracks: tuple[str, ...] = ("inbound", "outbound")) -> None:
+def play(
+    listener: Any,
+    seconds: float,
+    start_ms: int = 0,
+    tracks: tuple[str, ...] = ("inbound", "outbound"),
+    sound: bytes = LOUD,
+) -> None:
     for ms in range(start_ms, start_ms + int(seconds * 1000), 20):
         for track in tracks:
-            listener.hear(track, SILENCE, ms)
+            listener.hear(track, sound, ms)
         if ms % 200 == 0:
             listener.flush()
     listener.flush()
@@ -118,3 +129,38 @@ def test_subscribers_are_capped(card: Scorecard, monkeypatch: Any) -> None:
     assert a is not None and b is not None and board.subscribe() is None
     board.unsubscribe(a)
     assert board.subscribe() is not None
+
+
+class OpenEnded(PerTrackEngine):
+    """An engine that never ends an utterance by itself (Vosk on a short word in digital silence)."""
+
+    def stream(self, sample_rate: int, grammar: Any = None) -> Any:
+        inner = super().stream(sample_rate, grammar)
+
+        class Stream:
+            held: list[Any] = []
+
+            def accept(self, pcm: bytes) -> list[Any]:
+                out = inner.accept(pcm)
+                self.held += [r for r in out if r.is_final]  # known, but not said: the engine waits
+                return [r for r in out if not r.is_final]
+
+            def finish(self) -> list[Any]:
+                return [*self.held, *inner.finish()]
+
+            def set_grammar(self, phrases: Any) -> None:
+                inner.set_grammar(phrases)
+
+        return Stream()
+
+
+def test_quiet_after_words_ends_the_utterance_when_the_engine_does_not(card: Scorecard) -> None:
+    engine = OpenEnded([Said("喂 你好", 0.2, 1.0)], [])
+    board, stored, _ = make(card, engine)
+    call = board.open("CA5", {})
+    assert call is not None
+    play(call, 0.6, tracks=("inbound",))  # words: a partial, no final
+    play(call, 1.2, start_ms=600, tracks=("inbound",), sound=SILENCE)  # then quiet
+    turns = [e for _, e in stored if e["type"] == "turn"]
+    assert [(t["text"], t["speaker"]) for t in turns] == [("喂你好", "customer")]  # before the stream ends
+    call.end("stop")

@@ -46,7 +46,11 @@ def test_live_needs_its_mode_both_tracks_and_its_own_signature(ko_flow: Flow) ->
 
 
 def test_one_live_stream_per_call_beside_its_menu_stream(ko_flow: Flow) -> None:
-    hub = StreamHub(config=SessionConfig(flow=ko_flow, token=TOKEN, modes=("1", "live")), speech=lambda: None, redirector=RecordingRedirector())  # type: ignore[arg-type,return-value]
+    hub = StreamHub(
+        config=SessionConfig(flow=ko_flow, token=TOKEN, modes=("1", "live")),
+        speech=lambda: None,
+        redirector=RecordingRedirector(),
+    )  # type: ignore[arg-type,return-value]
     menu = MediaStreamSession(hub.config, admit=hub.admit)
     assert menu.handle(start("1")) == []
     live = MediaStreamSession(hub.config, admit=hub.admit)
@@ -67,7 +71,11 @@ class Sink:
 
 
 def test_a_full_box_closes_the_new_live_stream_at_start_and_counts_it(ko_flow: Flow) -> None:
-    hub = StreamHub(config=SessionConfig(flow=ko_flow, token=TOKEN, modes=("live",)), speech=lambda: None, redirector=RecordingRedirector())  # type: ignore[arg-type,return-value]
+    hub = StreamHub(
+        config=SessionConfig(flow=ko_flow, token=TOKEN, modes=("live",)),
+        speech=lambda: None,
+        redirector=RecordingRedirector(),
+    )  # type: ignore[arg-type,return-value]
     hub.live = Sink(full=True)
     s = MediaStreamSession(hub.config, admit=hub.admit)
     worker = StreamWorker(s, hub, ws=None)  # type: ignore[arg-type]
@@ -75,7 +83,10 @@ def test_a_full_box_closes_the_new_live_stream_at_start_and_counts_it(ko_flow: F
     assert hub.stats["live:skipped"] == 1
     hub.live = None  # live calls not wired: the same
     s2 = MediaStreamSession(hub.config, admit=hub.admit)
-    assert StreamWorker(s2, hub, ws=None).submit(s2.handle(start("live", call="CA" + "2" * 32, tracks=BOTH))) == "live-full"  # type: ignore[arg-type]
+    assert (
+        StreamWorker(s2, hub, ws=None).submit(s2.handle(start("live", call="CA" + "2" * 32, tracks=BOTH)))
+        == "live-full"
+    )  # type: ignore[arg-type]
 
 
 TRANSFER = (
