@@ -51,6 +51,7 @@ def register(app: Flask) -> None:
         engine,
         new_qa,
         max_calls=int(settings.live_max_calls),
+        max_viewers=int(settings.live_max_viewers),
         store=lambda sid, event: append_event(sessions, sid, event),
     )
     hub.live = board

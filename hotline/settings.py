@@ -72,6 +72,7 @@ class Settings:
     stream_require_handshake_signature: bool = False  # refuse a WebSocket handshake without X-Twilio-Signature
     live_calls: bool = False  # bridged agent calls stream both tracks for live transcripts and QA (docs/live.md)
     live_max_calls: int = 4  # live calls transcribed at once per process; more are skipped and counted
+    live_max_viewers: int = 4  # open live board / agent pages per process (each holds a server thread)
     live_model: str = ""  # Vosk model for live transcripts; default stream_model, then vosk_model
     knowledge_dir: Path = Path("")  # agent-assist documents; default shared_dir/domain
     caller_channel: int = 0  # which channel of a two-channel recording is the caller
@@ -95,7 +96,7 @@ class Settings:
             )
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
-        for name in ("stream_max_connections", "stream_sig_ttl_s", "live_max_calls"):
+        for name in ("stream_max_connections", "stream_sig_ttl_s", "live_max_calls", "live_max_viewers"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
         if not 1 <= self.recording_max_mb <= 4096:

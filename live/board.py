@@ -10,11 +10,12 @@ queue its response blocks on, no polling).
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,17 @@ from speech.stt import Transcriber
 log = logging.getLogger(__name__)
 
 KEEP_ENDED = 200  # ended calls kept in memory for the board (all events are in the store)
-MAX_SUBSCRIBERS = 64  # open board / assist pages per process (each holds a server thread)
 SUB_QUEUE = 1000  # events a slow subscriber may lag behind before it is dropped
 
+SSE_MAX_S = 300.0  # one server-sent-events response at most this long; the browser reconnects
+PING_S = 15.0
+
 Store = Callable[[str, Mapping[str, Any]], None]
+Extra = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+
+
+def sse_frame(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @dataclass
@@ -81,10 +89,12 @@ class LiveBoard:
         new_qa: Callable[[Mapping[str, str]], LiveQA],
         *,
         max_calls: int = 4,
+        max_viewers: int = 8,
         store: Store | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine, self.new_qa, self.max_calls, self.store, self.clock = engine, new_qa, max_calls, store, clock
+        self.max_viewers = max_viewers
         self.calls: dict[str, CallRecord] = {}
         self.stats: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -202,11 +212,40 @@ class LiveBoard:
         """A queue of this call's events (None: every call's); None when too many are open."""
         q: queue.Queue[dict[str, Any]] = queue.Queue(SUB_QUEUE)
         with self._lock:
-            if len(self._subs) >= MAX_SUBSCRIBERS:
+            if len(self._subs) >= self.max_viewers:
                 self._count("subscribers-refused")
                 return None
             self._subs.append((call_sid, q))
         return q
+
+    def stream(
+        self, call_sid: str | None = None, extra: Extra | None = None, max_s: float = SSE_MAX_S
+    ) -> Iterator[str] | None:
+        """The text of a server-sent-events response: a ``snapshot`` (the call's detail, or every
+        call's summary), then each event as it comes (``extra`` adds events after one); blocks on
+        its queue between events, pings every ``PING_S``, ends after ``max_s`` (the browser's
+        EventSource reconnects). None when too many are open."""
+        q = self.subscribe(call_sid)
+        if q is None:
+            return None
+        first = self.detail(call_sid) if call_sid else {"calls": self.snapshot()}
+        return self._sse(q, first, extra, max_s)
+
+    def _sse(self, q: queue.Queue[dict[str, Any]], first: Any, extra: Extra | None, max_s: float) -> Iterator[str]:
+        end = time.monotonic() + max_s
+        try:
+            yield "retry: 2000\n" + sse_frame("snapshot", first)
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    event = q.get(timeout=min(PING_S, left))
+                except queue.Empty:
+                    yield ": ping\n\n"
+                    continue
+                yield sse_frame(str(event.get("type", "message")), event)
+                for name, data in extra(event) if extra else ():
+                    yield sse_frame(name, data)
+        finally:
+            self.unsubscribe(q)
 
     def unsubscribe(self, q: queue.Queue[dict[str, Any]]) -> None:
         with self._lock:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import queue
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -34,8 +32,6 @@ from live.knowledge import KnowledgeIndex
 bp = Blueprint("live", __name__, url_prefix="/live", template_folder="templates")
 
 SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
-SSE_MAX_S = 300.0  # one server-sent-events response at most this long; the browser reconnects
-PING_S = 15.0
 ASSIST_TTL_S = 4 * 3600
 
 
@@ -122,39 +118,10 @@ def event_stream(
     extra: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]] | None = None,
 ) -> Response:
     """Server-sent events of one call (or all): a snapshot first, then each event as it comes."""
-    q = board.subscribe(call_sid)
-    if q is None:
+    body = board.stream(call_sid, extra)
+    if body is None:
         return Response("too many live pages open (HOTLINE_LIVE_MAX_VIEWERS)\n", status=503, mimetype="text/plain")
-    first = board.detail(call_sid) if call_sid else {"calls": board.snapshot()}
-    return sse_response(sse(board, q, first, extra))
-
-
-def sse(
-    board: LiveBoard,
-    q: queue.Queue[dict[str, Any]],
-    first: Any,
-    extra: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]] | None = None,
-    max_s: float = SSE_MAX_S,
-) -> Iterator[str]:
-    """The text of a server-sent-events response; blocks on ``q`` between events."""
-    end = time.monotonic() + max_s
-    try:
-        yield "retry: 2000\n" + _frame("snapshot", first)
-        while (left := end - time.monotonic()) > 0:
-            try:
-                event = q.get(timeout=min(PING_S, left))
-            except queue.Empty:
-                yield ": ping\n\n"
-                continue
-            yield _frame(str(event.get("type", "message")), event)
-            for name, data in extra(event) if extra else ():
-                yield _frame(name, data)
-    finally:
-        board.unsubscribe(q)
-
-
-def _frame(name: str, data: Any) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return sse_response(body)
 
 
 def sse_response(body: Iterator[str]) -> Response:

@@ -120,11 +120,9 @@ def test_hostile_timestamps_are_not_padded_without_bound(card: Scorecard) -> Non
     call.end("stop")
 
 
-def test_subscribers_are_capped(card: Scorecard, monkeypatch: Any) -> None:
-    import live.board
-
-    monkeypatch.setattr(live.board, "MAX_SUBSCRIBERS", 2)
+def test_subscribers_are_capped(card: Scorecard) -> None:
     board, _, _ = make(card, PerTrackEngine([], []))
+    board.max_viewers = 2
     a, b = board.subscribe(), board.subscribe("CA1")
     assert a is not None and b is not None and board.subscribe() is None
     board.unsubscribe(a)
@@ -138,7 +136,8 @@ class OpenEnded(PerTrackEngine):
         inner = super().stream(sample_rate, grammar)
 
         class Stream:
-            held: list[Any] = []
+            def __init__(self) -> None:
+                self.held: list[Any] = []
 
             def accept(self, pcm: bytes) -> list[Any]:
                 out = inner.accept(pcm)
@@ -164,3 +163,17 @@ def test_quiet_after_words_ends_the_utterance_when_the_engine_does_not(card: Sco
     turns = [e for _, e in stored if e["type"] == "turn"]
     assert [(t["text"], t["speaker"]) for t in turns] == [("喂你好", "customer")]  # before the stream ends
     call.end("stop")
+
+
+def test_the_event_stream_sends_a_snapshot_then_events_and_lets_go(card: Scorecard) -> None:
+    board, _, _ = make(card, PerTrackEngine([Said("你好", 0.1, 0.5)], []))
+    body = board.stream(None, max_s=0.5)
+    assert body is not None
+    first = next(body)
+    assert first.startswith('retry: 2000\nevent: snapshot\ndata: {"calls": []}')
+    call = board.open("CA6", {"agent": "bob"})
+    assert call is not None
+    play(call, 1.0)
+    frames = list(body)  # ends after max_s
+    assert any(f.startswith("event: turn\n") and "你好" in f for f in frames)
+    assert board._subs == []  # unsubscribed when the response ends
