@@ -43,8 +43,17 @@ def register(app: Flask) -> None:
     def engine() -> Any:
         return load_engine(model_spec, settings.models_dir)
 
+    topic_words = _topic_words(ext.get("ivr"))
+    order_words = tuple(card.phrases.lists.get("order_topic", ()))
+
     def new_qa(params: Mapping[str, str]) -> LiveQA:
-        return LiveQA(card, sentiment_model, consent_played=params.get("consent") == "1")
+        words = topic_words.get(params.get("topic", ""), "")
+        return LiveQA(
+            card,
+            sentiment_model,
+            consent_played=params.get("consent") == "1",
+            order_topic=any(w in words for w in order_words),
+        )
 
     sessions = ext["sessions"]
     board = LiveBoard(
@@ -66,7 +75,7 @@ def register(app: Flask) -> None:
         token=token,
         validate=_validator(token, str(settings.public_url), bool(settings.validate_signatures)),
         knowledge=knowledge.get,
-        topic_words=_topic_words(ext.get("ivr")),
+        topic_words=topic_words,
     )
     ext["live_assist_link"] = lambda call_sid: assist_link(secret, call_sid)
     threading.Thread(target=_warm_up, args=(engine, knowledge), name="live-warm-up", daemon=True).start()

@@ -84,6 +84,7 @@ class LiveQA:
     silence_s: float = 5.0  # a gap in the conversation this long is an alert
     overtalk_s: float = 1.5  # both talking this long is an alert
     consent_played: bool = False  # the IVR played the recording notice before the transfer
+    order_topic: bool = False  # the caller chose an order/account request in the menu: verification is due
     turns: list[Turn] = field(default_factory=list)
     sentiment: list[tuple[float, float]] = field(default_factory=list)  # customer (time, score)
     _raised: set[str] = field(default_factory=set)
@@ -144,7 +145,8 @@ class LiveQA:
         }
         for item in SCRIPT_ITEMS:
             r = checks[item]()
-            if item == "verification" and r.value is None and (ended or not d.indexed("customer")):
+            no_topic = r.value is None and not self.order_topic and (ended or not d.indexed("customer"))
+            if item == "verification" and no_topic:
                 continue  # no order/account topic: nothing to verify
             if item == "closing" and not ended:
                 out.append(item)  # always still to come while the call goes on
@@ -204,8 +206,9 @@ class LiveQA:
                 Alert("missing", at, ITEM_LABELS["recording_notice"], "agent", "recording_notice"),
             )
         v = verification(d, hits)
-        if v.value == 0.0:
-            topic = next((i for i, _ in d.indexed("customer") if hits.first(i, "order_topic")), None)
+        if v.value == 0.0 or (v.value is None and self.order_topic):
+            said = next((i for i, _ in d.indexed("customer") if hits.first(i, "order_topic")), None)
+            topic = -1 if self.order_topic else said  # chosen in the menu: due from the agent's first words
             after = [i for i, _ in d.indexed("agent") if topic is not None and i > topic]
             if len(after) >= 2:
                 out += self._once(

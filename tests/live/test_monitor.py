@@ -78,3 +78,13 @@ def test_no_closing_is_alerted_at_the_end(card: Scorecard) -> None:
     qa.add("agent", "您好，很高兴为您服务", 0.0, 2.0)
     assert ("missing", "closing") in kinds(qa.finish(30.0))
     assert qa.finish(31.0) == []
+
+
+def test_a_menu_choice_about_an_order_makes_verification_due_at_once(card: Scorecard) -> None:
+    qa = LiveQA(card, order_topic=True)
+    assert "verification" in qa.missing()
+    qa.add("agent", "您好，很高兴为您服务", 0.0, 2.0)
+    alerts = qa.add("agent", "我看一下您的快递", 3.0, 5.0)
+    assert ("missing", "verification") in kinds(alerts)
+    qa.add("agent", "麻烦提供一下订单号", 6.0, 8.0)
+    assert "verification" not in qa.missing()
