@@ -21,6 +21,7 @@ from typing import Any
 
 from live.call import LiveCall
 from live.monitor import ITEM_LABELS, LiveQA
+from qa.dialogue import Role
 from speech.stt import Transcriber
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ SUB_QUEUE = 1000  # events a slow subscriber may lag behind before it is dropped
 SSE_MAX_S = 300.0  # one server-sent-events response at most this long; the browser reconnects
 PING_S = 15.0
 
-Store = Callable[[str, Mapping[str, Any]], None]
+Store = Callable[[str, Mapping[str, Any]], object]
 Extra = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
 
 
@@ -161,7 +162,7 @@ class LiveBoard:
             "end": round(end, 2),
             "text": text,
         }
-        role = "customer" if speaker == "customer" else "agent"
+        role: Role = "customer" if speaker == "customer" else "agent"
         with self._lock:
             rec.partials.pop(speaker, None)
             alerts = rec.qa.add(role, text, start, end)

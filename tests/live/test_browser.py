@@ -126,6 +126,6 @@ def test_two_live_calls_on_the_board_and_the_agent_page(server: Served, browser:
         shot(agent, "assist")
     finally:
         for p in replays:
-            out, err = p.communicate(timeout=300)
+            _, err = p.communicate(timeout=300)
             assert p.returncode == 0, err
     assert errors == []
