@@ -91,7 +91,6 @@ class Page:
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
 
-
 def sentiment_conds(band: str) -> list[Any]:
     """SQL conditions for customer sentiment within a band (open ends add none)."""
     lo, hi = SENTIMENT_BANDS[band]
