@@ -12,20 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import IN_CI
 from tests.ivr.stream.test_serve import HOTLINE, Served, serve
 from tests.live.test_replay import FIXTURE, ko_scorecard
+from tests.workspace.test_browser import CHROMIUM, SHOTS, browser  # noqa: F401 (the browser fixture)
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = ROOT / "var" / "screenshots"
 DOCS = """配送问题：快递长时间未送达时，客服可以帮您查询物流轨迹，联系配送站点催促派送，并告知预计送达时间。
 退款进度查询：退货完成后，用户若长时间未收到退款，可通过人工客服查询退款审核进度及到账时间。
 """
@@ -58,22 +50,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield srv
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"live-{name}.png"), full_page=True)
 
 
-def test_two_live_calls_on_the_board_and_the_agent_page(server: Served, browser: Any) -> None:
+def test_two_live_calls_on_the_board_and_the_agent_page(server: Served, browser: Any) -> None:  # noqa: F811
     page = browser.new_context(viewport={"width": 1400, "height": 800}, locale="zh-CN").new_page()
     page.set_default_timeout(120_000)
     errors: list[str] = []
