@@ -37,11 +37,8 @@ def register(app: Flask) -> None:
 
     hub: StreamHub = ext["stream"]
     card = load_scorecard(settings.scorecard_path)
-    model_spec = str(settings.live_model or settings.stream_model or settings.vosk_model or "cn")
     sentiment_model = default_model()
-
-    def engine() -> Any:
-        return load_engine(model_spec, settings.models_dir)
+    engine = _engine_loader(settings, load_engine)
 
     topic_words = _topic_words(ext.get("ivr"))
     order_words = tuple(card.phrases.lists.get("order_topic", ()))
@@ -79,6 +76,34 @@ def register(app: Flask) -> None:
     )
     ext["live_assist_link"] = lambda call_sid: assist_link(secret, call_sid)
     threading.Thread(target=_warm_up, args=(engine, knowledge), name="live-warm-up", daemon=True).start()
+
+
+def _engine_loader(settings: Any, load_vosk: Any) -> Any:
+    """How to get the live engine (loaded once, on first use): Vosk streaming at 8 kHz, or Whisper
+    behind the VAD (`speech.utterances`), with the batch settings (beam, compute type)."""
+    lock = threading.Lock()
+    loaded: list[Any] = []
+
+    def engine() -> Any:
+        with lock:
+            if not loaded:
+                if settings.live_engine == "whisper":
+                    from speech.models import find_model
+                    from speech.transcribe import build_transcriber
+                    from speech.utterances import UtteranceEngine
+
+                    path = find_model(
+                        str(settings.live_model or settings.whisper_model or "whisper-base-ct2"), settings.models_dir
+                    )
+                    loaded.append(
+                        UtteranceEngine(build_transcriber("whisper", path, **dict(settings.whisper_options())))
+                    )
+                else:
+                    spec = str(settings.live_model or settings.stream_model or settings.vosk_model or "cn")
+                    loaded.append(load_vosk(spec, settings.models_dir))
+            return loaded[0]
+
+    return engine
 
 
 def _knowledge_dir(settings: Any) -> Path:

@@ -73,7 +73,8 @@ class Settings:
     live_calls: bool = False  # bridged agent calls stream both tracks for live transcripts and QA (docs/live.md)
     live_max_calls: int = 4  # live calls transcribed at once per process; more are skipped and counted
     live_max_viewers: int = 4  # open live board / agent pages per process (each holds a server thread)
-    live_model: str = ""  # Vosk model for live transcripts; default stream_model, then vosk_model
+    live_engine: str = "vosk"  # vosk (streaming) | whisper (each utterance decoded when the VAD closes it)
+    live_model: str = ""  # model for live transcripts; default stream_model/vosk_model, or whisper_model
     knowledge_dir: Path = Path("")  # agent-assist documents; default shared_dir/domain
     caller_channel: int = 0  # which channel of a two-channel recording is the caller
     redact_order_numbers: bool = False
@@ -94,6 +95,8 @@ class Settings:
                 f"HOTLINE_WHISPER_COMPUTE_TYPE: expected one of {', '.join(WHISPER_COMPUTE_TYPES)}, "
                 f"got {self.whisper_compute_type!r}"
             )
+        if self.live_engine not in ("vosk", "whisper"):
+            raise SettingsError(f"HOTLINE_LIVE_ENGINE: expected vosk or whisper, got {self.live_engine!r}")
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
         for name in ("stream_max_connections", "stream_sig_ttl_s", "live_max_calls", "live_max_viewers"):
