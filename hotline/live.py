@@ -33,6 +33,7 @@ def register(app: Flask) -> None:
     from ivr.stream.hub import StreamHub
     from qa.scorecard import load_scorecard
     from qa.scorers.sentiment import default_model
+    from speech.redact import Policy, redact_text
     from store.live import append_event
 
     hub: StreamHub = ext["stream"]
@@ -59,6 +60,7 @@ def register(app: Flask) -> None:
         max_calls=int(settings.live_max_calls),
         max_viewers=int(settings.live_max_viewers),
         store=lambda sid, event: append_event(sessions, sid, event),
+        redact=lambda text: redact_text(text, Policy(order_numbers=bool(settings.redact_order_numbers))),
     )
     hub.live = board
     configured = settings.twilio_auth_token.reveal() if settings.twilio_auth_token else ""

@@ -22,6 +22,7 @@ from typing import Any
 from live.call import LiveCall
 from live.monitor import ITEM_LABELS, LiveQA
 from qa.dialogue import Role
+from speech.redact import redact_text
 from speech.stt import Transcriber
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,12 @@ class LiveBoard:
         max_calls: int = 4,
         max_viewers: int = 8,
         store: Store | None = None,
+        redact: Callable[[str], str] = redact_text,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine, self.new_qa, self.max_calls, self.store, self.clock = engine, new_qa, max_calls, store, clock
         self.max_viewers = max_viewers
+        self.redact = redact  # phone, ID-card, bank-card numbers never shown, stored or pushed
         self.calls: dict[str, CallRecord] = {}
         self.stats: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -150,11 +153,13 @@ class LiveBoard:
 
     # -- from the listeners (the stream's worker thread) -------------------
     def partial(self, rec: CallRecord, speaker: str, text: str) -> None:
+        text = self.redact(text)
         with self._lock:
             rec.partials[speaker] = text
         self._publish(rec, {"type": "partial", "speaker": speaker, "text": text}, keep=False)
 
     def turn(self, rec: CallRecord, speaker: str, text: str, start: float, end: float, lag: float | None) -> None:
+        text = self.redact(text)
         event: dict[str, Any] = {
             "type": "turn",
             "speaker": speaker,

@@ -177,3 +177,18 @@ def test_the_event_stream_sends_a_snapshot_then_events_and_lets_go(card: Scoreca
     frames = list(body)  # ends after max_s
     assert any(f.startswith("event: turn\n") and "你好" in f for f in frames)
     assert board._subs == []  # unsubscribed when the response ends
+
+
+def test_numbers_that_identify_people_are_redacted_before_anyone_sees_them(card: Scorecard) -> None:
+    engine = PerTrackEngine([Said("我的 手机 是 13800138000", 0.2, 1.5)], [])
+    board, stored, _ = make(card, engine)
+    q = board.subscribe()
+    call = board.open("CA4", {})
+    assert call is not None and q is not None
+    play(call, 2.0)
+    call.end("stop")
+    pushed = []
+    while not q.empty():
+        pushed.append(q.get_nowait())
+    texts = [e["text"] for _, e in stored if e["type"] == "turn"] + [e.get("text", "") for e in pushed]
+    assert texts and not any("13800138000" in t for t in texts)
