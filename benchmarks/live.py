@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -53,7 +52,7 @@ def pct(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def recordings(calls_dev: bool, seconds: float) -> list[tuple[bytes, bytes]]:
@@ -148,14 +147,16 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/ivr/stream"
     recs = recordings(args.calls_dev, args.seconds)
-    print(f"recording: {'calls-dev' if args.calls_dev else FIXTURE.name}; cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
-    print(f"{'calls':>5} {'turns':>5} {'turn p50':>9} {'turn p95':>9} {'alerts':>6} {'alert p50':>9} {'alert p95':>9} {'server p95':>10}")
+    name = "calls-dev" if args.calls_dev else FIXTURE.name
+    print(f"recording: {name}; cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
+    head = ("calls", "turns", "turn p50", "turn p95", "alerts", "alert p50", "alert p95", "server p95")
+    print(" ".join(f"{h:>9}" for h in head))
     carried = 0
     for i, n in enumerate(counts):
         r = run(n, board, url, recs, i)
         p95 = pct(r["turns"], 0.95)
         print(
-            f"{n:>5} {len(r['turns']):>5} {pct(r['turns'], 0.5):>8.2f}s {p95:>8.2f}s {len(r['alerts']):>6} "
+            f"{n:>9} {len(r['turns']):>9} {pct(r['turns'], 0.5):>8.2f}s {p95:>8.2f}s {len(r['alerts']):>9} "
             f"{pct(r['alerts'], 0.5):>8.2f}s {pct(r['alerts'], 0.95):>8.2f}s {pct(r['lags'], 0.95):>9.2f}s"
         )
         if p95 < TARGET_VOSK_S:
