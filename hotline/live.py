@@ -61,6 +61,7 @@ def register(app: Flask) -> None:
         max_viewers=int(settings.live_max_viewers),
         store=lambda sid, event: append_event(sessions, sid, event),
         redact=lambda text: redact_text(text, Policy(order_numbers=bool(settings.redact_order_numbers))),
+        topic_labels=_topic_labels(ext.get("ivr")),
     )
     hub.live = board
     configured = settings.twilio_auth_token.reveal() if settings.twilio_auth_token else ""
@@ -168,3 +169,10 @@ def _topic_words(ivr: Any) -> dict[str, str]:
         words = [*getattr(node, "keywords", ()), str(getattr(node, "label", "") or "")]
         out[str(nid)] = " ".join(w for w in words if w)
     return out
+
+
+def _topic_labels(ivr: Any) -> dict[str, str]:
+    menu = getattr(getattr(ivr, "flow", None), "menu", None)
+    return {
+        str(nid): str(getattr(node, "label", "") or nid) for nid, node in (getattr(menu, "nodes", None) or {}).items()
+    }

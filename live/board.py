@@ -51,6 +51,7 @@ class CallRecord:
     topic: str
     qa: LiveQA
     opened: float
+    topic_label: str = ""  # the menu's name for the request
     status: str = "live"  # live | interrupted | ended
     streams: int = 0
     turns: list[dict[str, Any]] = field(default_factory=list)
@@ -66,7 +67,8 @@ class CallRecord:
             "call_sid": self.call_sid,
             "agent": self.agent,
             "team": self.team,
-            "topic": self.topic,
+            "topic": self.topic_label or self.topic,
+            "topic_id": self.topic,
             "status": self.status,
             "duration": round((self.ended_at or now) - self.opened, 1),
             "sentiment": [s for _, s in self.qa.sentiment[-20:]],
@@ -94,11 +96,13 @@ class LiveBoard:
         max_viewers: int = 8,
         store: Store | None = None,
         redact: Callable[[str], str] = redact_text,
+        topic_labels: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine, self.new_qa, self.max_calls, self.store, self.clock = engine, new_qa, max_calls, store, clock
         self.max_viewers = max_viewers
         self.redact = redact  # phone, ID-card, bank-card numbers never shown, stored or pushed
+        self.topic_labels = dict(topic_labels or {})  # menu node -> what the board calls the request
         self.calls: dict[str, CallRecord] = {}
         self.stats: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -132,6 +136,7 @@ class LiveBoard:
                     self.new_qa(params),
                     now,
                 )
+                rec.topic_label = self.topic_labels.get(rec.topic, "")
                 self.calls[call_sid] = rec
                 self._trim()
             rec.status = "live"

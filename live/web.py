@@ -81,7 +81,7 @@ def snippets(ctx: LiveWeb, detail: dict[str, Any], k: int = 3) -> list[dict[str,
     if index is None:
         return []
     said = [t["text"] for t in detail.get("transcript", []) if t.get("speaker") == "customer"][-3:]
-    query = " ".join([ctx.topic_words.get(str(detail.get("topic", "")), ""), *said])
+    query = " ".join([ctx.topic_words.get(str(detail.get("topic_id", "")), ""), *said])
     return [s.to_dict() for s in index.search(query, k)]
 
 

@@ -60,6 +60,7 @@ def test_the_board_lists_live_calls_for_supervisors_only(app: Any) -> None:
     page = sup.get("/qa/live")
     assert page.status_code == 200 and "实时监听" in page.get_data(as_text=True)
     assert sid[-8:] in page.get_data(as_text=True)
+    assert "物流配送" in page.get_data(as_text=True)  # the menu's name for the caller's request
     detail = sup.get(f"/qa/live/{sid}").get_data(as_text=True)
     assert "我的快递一直没送到" in detail and "/live/assist/" + sid in detail
     assert client_as(app, "qa1").get("/qa/live").status_code == 403
