@@ -18,6 +18,7 @@ BLUEPRINTS: list[str] = [
     "ivr.webhooks:register",
     "ivr.stream.routes:register",  # after ivr.webhooks: uses its flow
     "workspace:register",
+    "hotline.live:register",  # after ivr.stream.routes (the hub) and workspace
 ]
 
 

@@ -70,6 +70,12 @@ class Settings:
     stream_max_connections: int = 200  # open Media Streams sockets per stream server; more are closed at once
     stream_sig_ttl_s: int = 60  # a stream's signed parameters are good this long after our TwiML named them
     stream_require_handshake_signature: bool = False  # refuse a WebSocket handshake without X-Twilio-Signature
+    live_calls: bool = False  # bridged agent calls stream both tracks for live transcripts and QA (docs/live.md)
+    live_max_calls: int = 4  # live calls transcribed at once per process; more are skipped and counted
+    live_max_viewers: int = 4  # open live board / agent pages per process (each holds a server thread)
+    live_engine: str = "vosk"  # vosk (streaming) | whisper (each utterance decoded when the VAD closes it)
+    live_model: str = ""  # model for live transcripts; default stream_model/vosk_model, or whisper_model
+    knowledge_dir: Path = Path("")  # agent-assist documents; default shared_dir/domain
     caller_channel: int = 0  # which channel of a two-channel recording is the caller
     redact_order_numbers: bool = False
     scorecard_path: Path = PROJECT_ROOT / "qa" / "scorecards" / "default.yaml"
@@ -89,9 +95,11 @@ class Settings:
                 f"HOTLINE_WHISPER_COMPUTE_TYPE: expected one of {', '.join(WHISPER_COMPUTE_TYPES)}, "
                 f"got {self.whisper_compute_type!r}"
             )
+        if self.live_engine not in ("vosk", "whisper"):
+            raise SettingsError(f"HOTLINE_LIVE_ENGINE: expected vosk or whisper, got {self.live_engine!r}")
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
-        for name in ("stream_max_connections", "stream_sig_ttl_s"):
+        for name in ("stream_max_connections", "stream_sig_ttl_s", "live_max_calls", "live_max_viewers"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
         if not 1 <= self.recording_max_mb <= 4096:

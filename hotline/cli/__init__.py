@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "models": "hotline.cli.models:models",
     "transcribe": "hotline.cli.transcribe:transcribe",
     "route": "hotline.cli.route:route",
+    "live": "hotline.cli.live:live_group",
 }
 
 

@@ -29,6 +29,25 @@ class Recognize:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """A live-call stream started (both tracks of a bridged call): open its listener, or close the
+    stream at once ("live-full") when the box already carries all the live calls it can."""
+
+    call_sid: str
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Hear:
+    """Live calls: one track's μ-law audio at stream time ``at_ms`` ("inbound": the caller,
+    "outbound": the agent), in order, never mixed with the other track."""
+
+    track: str
+    audio: bytes
+    at_ms: int
+
+
+@dataclass(frozen=True)
 class SetGrammar:
     phrases: tuple[str, ...]
 
@@ -60,7 +79,7 @@ class StepTaken:
 @dataclass(frozen=True)
 class Close:
     """End this stream: ``reason`` is "stop", "auth", "expired", "mode", "replay", "busy", "no-start",
-    "format", "track", "malformed"."""
+    "format", "track", "malformed", "live-full"."""
 
     reason: str
 
@@ -72,4 +91,4 @@ class Ignored:
     reason: str
 
 
-Action = Send | Recognize | SetGrammar | Play | Redirect | StepTaken | Close | Ignored
+Action = Send | Recognize | Listen | Hear | SetGrammar | Play | Redirect | StepTaken | Close | Ignored

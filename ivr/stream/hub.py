@@ -22,7 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ivr.flow_types import State, Step
-from ivr.stream.actions import Action, Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
+from ivr.stream.actions import (
+    Action,
+    Close,
+    Hear,
+    Ignored,
+    Listen,
+    Play,
+    Recognize,
+    Redirect,
+    Send,
+    SetGrammar,
+    StepTaken,
+)
 from ivr.stream.grammar import menu_vocabulary
 from ivr.stream.session import MediaStreamSession, SessionConfig, mark_message, media_messages
 from ivr.stream.signing import handshake_urls
@@ -57,6 +69,21 @@ class PromptSource(Protocol):
     def audio(self, text: str) -> bytes: ...
 
 
+class LiveListener(Protocol):
+    """One live call's listener (the ``live`` package): both tracks in, transcript and alerts out."""
+
+    def hear(self, track: str, audio: bytes, at_ms: int) -> None: ...
+    def flush(self) -> None: ...
+    def end(self, reason: str) -> None: ...
+
+
+class LiveSink(Protocol):
+    """Where live-call streams go; ``open`` answers None when the box is full (the call is skipped,
+    counted, and the caller never notices). Must not block: it runs on the socket thread."""
+
+    def open(self, call_sid: str, params: dict[str, str]) -> LiveListener | None: ...
+
+
 class Sender(Protocol):
     """What a worker needs from its stream's socket: text out."""
 
@@ -78,6 +105,7 @@ class StreamHub:
     stream_url: str = ""  # the URL our TwiML names, which Twilio signs in the handshake ("" = from Host)
     check_handshake: bool = True  # HOTLINE_VALIDATE_SIGNATURES
     require_handshake_signature: bool = False
+    live: LiveSink | None = None  # live calls (mode "live"); None: such streams are closed at start
     active: int = 0
     stats: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0
@@ -201,6 +229,8 @@ class StreamWorker:
         self._grammar: tuple[str, ...] = ()
         self._fed_bytes = 0
         self._last_poll = 0.0
+        self._listener: LiveListener | None = None
+        self._end_reason = "disconnect"
         self.thread = threading.Thread(target=self._run, name="stream-worker", daemon=True)
         self.started = False
         self.lag_max_s = 0.0
@@ -214,13 +244,23 @@ class StreamWorker:
             if isinstance(a, Ignored):
                 self.hub.count(f"ignored:{a.reason}")
                 continue
+            if isinstance(a, Listen):  # on the socket thread: a full box closes the stream at once
+                self._listener = self.hub.live.open(a.call_sid, dict(a.params)) if self.hub.live else None
+                if self._listener is None:
+                    self.hub.count("live:skipped")
+                    return "live-full"
+                self.hub.count("live:opened")
+                continue
             if not self.started:
                 self.started = True
                 self.thread.start()
             self._q.put((time.monotonic(), a.audio) if isinstance(a, Recognize) else a)
         return ""
 
-    def finish(self, wait: float = 0.0) -> None:
+    def finish(self, wait: float = 0.0, reason: str = "disconnect") -> None:
+        self._end_reason = reason
+        if self._listener is not None and not self.started:  # opened, no audio came
+            self._listener.end(reason)
         if self.started:
             self._q.put(_END)
             if wait:
@@ -236,6 +276,9 @@ class StreamWorker:
             log.exception("stream: worker for call %s failed", self.session.call_sid)
         finally:
             self._close_recognizer()
+            if self._listener is not None:  # idempotent: after a failure the call still ends
+                with contextlib.suppress(Exception):
+                    self._listener.end(self._end_reason)
             self.hub.add_cpu(time.thread_time() - t0)
 
     def _loop(self) -> None:
@@ -264,6 +307,8 @@ class StreamWorker:
                     return
                 self._effect(it)
             self._feed(audio, oldest)
+            if self._listener is not None:
+                self._listener.flush()  # the queue is drained: what came is heard now
             self._poll_state()
 
     def _feed(self, audio: bytearray, queued_at: float | None) -> None:
@@ -282,6 +327,8 @@ class StreamWorker:
             self._effects(acts)
 
     def _flush_final(self) -> None:
+        if self._listener is not None:
+            self._listener.end(self._end_reason)
         if self._rec is None:
             return
         heard = self._rec.close()
@@ -321,7 +368,10 @@ class StreamWorker:
 
     def _do(self, a: Any) -> None:
         hub = self.hub
-        if isinstance(a, Send):
+        if isinstance(a, Hear):
+            if self._listener is not None:
+                self._listener.hear(a.track, a.audio, a.at_ms)
+        elif isinstance(a, Send):
             self._send(a.message)
         elif isinstance(a, SetGrammar):
             self._grammar = a.phrases

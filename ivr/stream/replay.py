@@ -223,3 +223,52 @@ class RecordingRedirector:
     def for_call(self, call_sid: str) -> list[tuple[str, str, float]]:
         with self._lock:
             return [c for c in self.calls if c[0] == call_sid]
+
+
+def both_tracks_messages(
+    caller: bytes, agent: bytes, call_sid: str, params: Mapping[str, str], *, frame_ms: int = 20
+) -> list[dict[str, Any]]:
+    """A bridged call as Twilio streams it with ``track="both_tracks"``: ``connected``, ``start``
+    (both tracks, these custom parameters), per 20 ms an inbound (caller) and an outbound (agent)
+    ``media`` message with the same timestamp, then ``stop``. Audio: 8 kHz μ-law bytes."""
+    stream_sid = "MZ" + call_sid[2:]
+    out: list[dict[str, Any]] = [
+        {"event": "connected", "protocol": "Call", "version": "1.0.0"},
+        {
+            "event": "start",
+            "sequenceNumber": "1",
+            "start": {
+                "accountSid": "AC" + "0" * 32,
+                "streamSid": stream_sid,
+                "callSid": call_sid,
+                "tracks": ["inbound", "outbound"],
+                "customParameters": dict(params),
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+            "streamSid": stream_sid,
+        },
+    ]
+    step = 8 * frame_ms
+    seq, chunk = 2, 1
+    for i in range(0, max(len(caller), len(agent)), step):
+        for track, audio in (("inbound", caller), ("outbound", agent)):
+            piece = audio[i : i + step]
+            if not piece:
+                continue
+            out.append(
+                {
+                    "event": "media",
+                    "sequenceNumber": str(seq),
+                    "media": {
+                        "track": track,
+                        "chunk": str(chunk),
+                        "timestamp": str(i // 8),
+                        "payload": base64.b64encode(piece).decode(),
+                    },
+                    "streamSid": stream_sid,
+                }
+            )
+            seq += 1
+        chunk += 1
+    out.append({"event": "stop", "sequenceNumber": str(seq), "streamSid": stream_sid, "stop": {"callSid": call_sid}})
+    return out

@@ -13,7 +13,7 @@ sockets, threads, the recognizer, Twilio's REST client and which nonces and call
 Time is the stream's own clock (media timestamps), so a replayed stream gives the same actions
 every time.
 
-Two modes, chosen by the ``mode`` custom parameter:
+Three modes, chosen by the ``mode`` custom parameter (``"live"`` is described last):
 - ``"1"``: alongside TwiML (``<Start><Stream>`` + ``<Gather input="dtmf">``). The webhooks own
   the call's state; the session reads it (`set_state`) to pick the grammar, and a recognized
   request is handed to them by redirecting the live call (`Redirect`), where the flow engine
@@ -21,6 +21,9 @@ Two modes, chosen by the ``mode`` custom parameter:
 - ``"2"``: the whole menu over a bidirectional ``<Connect><Stream>``: prompts are played as
   audio (`Play`), a caller's speech or key clears them (barge-in, ``clear``), DTMF comes from the
   stream and this session runs the flow; a transfer or the goodbye redirects the call.
+- ``"live"``: the call bridged to an agent, ``<Start><Stream track="both_tracks">``: no menu;
+  each track's audio goes on as `Hear` (inbound = the caller, outbound = the agent) to the
+  live-call listener that `Listen` opens (the ``live`` package, wired by the composition root).
 """
 
 from __future__ import annotations
@@ -37,7 +40,19 @@ from urllib.parse import urlencode
 
 from ivr.flow import Flow
 from ivr.flow_types import Event, State, Step
-from ivr.stream.actions import Action, Close, Ignored, Play, Recognize, Redirect, Send, SetGrammar, StepTaken
+from ivr.stream.actions import (
+    Action,
+    Close,
+    Hear,
+    Ignored,
+    Listen,
+    Play,
+    Recognize,
+    Redirect,
+    Send,
+    SetGrammar,
+    StepTaken,
+)
 from ivr.stream.grammar import grammar_for
 from ivr.stream.signing import check_signature
 from speech.stt import StreamResult
@@ -47,6 +62,8 @@ FRAME_MS = 20  # Twilio sends 20 ms of 8 kHz μ-law per media message
 MEDIA_FORMAT = ("audio/x-mulaw", 8000, 1)
 SPEECH_URL = "/ivr/stream/speech"  # Mode 1: a recognized request enters the webhooks' flow here
 RESUME_URL = "/ivr/stream/resume"  # Mode 2: the call leaves the stream (transfer, goodbye)
+LIVE = "live"  # a bridged agent call, both tracks, for live transcripts and QA (no menu)
+LIVE_TRACKS = ("inbound", "outbound")
 
 
 # ------------------------------------------------------------------ the session
@@ -104,6 +121,11 @@ class MediaStreamSession:
         self._digits_at = 0
         self._pending_end = ""  # mark after which the call is redirected (goodbye)
         self._timeout_ms = 5000  # no-input timeout of the current prompt
+
+    @property
+    def slot(self) -> str:
+        """What the hub holds while this stream is live: one per call and kind of stream."""
+        return slot_of(self.call_sid, self.mode)
 
     # -- entry points ---------------------------------------------------
     def handle(self, message: Any) -> list[Action]:
@@ -176,7 +198,7 @@ class MediaStreamSession:
         self.call_sid = call_sid  # for the log, even when refused; ``started`` says it was accepted
         mode = str(params.get("mode", "1"))
         why = "auth"
-        if mode in ("1", "2"):
+        if mode in ("1", "2", LIVE):
             why = check_signature(self.cfg.token, call_sid, mode, params, self.cfg.clock())
         if not why and mode not in self.cfg.modes:
             why = "mode"  # ours, but not the mode this server runs
@@ -187,16 +209,20 @@ class MediaStreamSession:
             self.closed = True
             return [Close("format")]
         tracks = start.get("tracks") or ["inbound"]
-        if not isinstance(tracks, list) or "inbound" not in tracks:
+        needed = LIVE_TRACKS if mode == LIVE else ("inbound",)
+        if not isinstance(tracks, list) or any(t not in tracks for t in needed):
             self.closed = True
             return [Close("track")]
-        why = self._admit(call_sid, str(params["nonce"]), int(params["exp"])) if self._admit else ""
+        slot = slot_of(call_sid, mode)
+        why = self._admit(slot, str(params["nonce"]), int(params["exp"])) if self._admit else ""
         if why:
             self.closed = True
             return [Close(why)]
         self.started = True
         self.mode, self.stream_sid = mode, stream_sid
-        self.params = {str(k): str(v) for k, v in params.items() if k not in ("sig", "nonce", "exp")}
+        self.params = {str(k): str(v)[:64] for k, v in params.items() if k not in ("sig", "nonce", "exp")}
+        if mode == LIVE:
+            return [Listen(call_sid, dict(self.params))]
         if mode == "2":
             step = self.flow.step(None, Event("start"), now=self.cfg.now())
             return self._apply(step)
@@ -206,7 +232,8 @@ class MediaStreamSession:
         media = message.get("media")
         if not isinstance(media, dict):
             return self._malformed("media without body")
-        if media.get("track", "inbound") != "inbound":
+        track = media.get("track", "inbound")
+        if track != "inbound" and not (self.mode == LIVE and track in LIVE_TRACKS):
             return self._ignore("wrong track")
         try:
             audio = base64.b64decode(str(media.get("payload", "")), validate=True)
@@ -215,6 +242,8 @@ class MediaStreamSession:
             return self._malformed("bad payload")
         self.frames += 1
         self.clock_ms = max(self.clock_ms, ts)
+        if self.mode == LIVE:
+            return [Hear(str(track), audio, ts)] if audio and ts >= 0 else []
         out: list[Action] = [Recognize(audio)] if audio else []
         if self.mode == "2":
             out.extend(self._timers())
@@ -362,6 +391,11 @@ class MediaStreamSession:
             self.closed = True
             return [Close("malformed")]
         return self._ignore(reason)
+
+
+def slot_of(call_sid: str, mode: str) -> str:
+    """A call may have one menu stream and one live stream at once (the live one after the transfer)."""
+    return f"{call_sid}/live" if mode == LIVE else call_sid
 
 
 def _media_format(fmt: Any) -> tuple[Any, int, int] | None:

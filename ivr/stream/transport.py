@@ -82,9 +82,9 @@ def run_stream(ws: Socket, hub: StreamHub, *, wait: float = 0.0) -> MediaStreamS
         with worker.lock:
             session.closed = True  # the caller is gone: late recognition results decide nothing
         if session.started:
-            hub.release(session.call_sid)
+            hub.release(session.slot)
         hub.close_socket()
-        worker.finish(wait)
+        worker.finish(wait, reason)
         hub.add_cpu(time.thread_time() - t0)
         hub.count(f"closed:{reason}")
         if reason in REFUSED:
@@ -97,7 +97,7 @@ def run_stream(ws: Socket, hub: StreamHub, *, wait: float = 0.0) -> MediaStreamS
     return session
 
 
-REFUSED = ("auth", "expired", "mode", "replay", "busy", "no-start", "format", "track", "malformed")
+REFUSED = ("auth", "expired", "mode", "replay", "busy", "no-start", "format", "track", "malformed", "live-full")
 
 
 class FlaskSockSocket:
