@@ -50,6 +50,7 @@ class CallFacts:
     hangup_at: datetime | None = None
     path: tuple[tuple[str, float], ...] = ()  # nodes entered, with seconds after the call started
     survey_score: int | None = None
+    surveyed_at: datetime | None = None
     callback_requested: bool = False
     agents_closed: bool = False  # asked for an agent outside business hours (hours.yaml)
     contained: bool = False  # served by the IVR alone: self-service, no transfer, no hang-up mid-menu
@@ -75,6 +76,7 @@ class CallFacts:
             "hangup_at": self.hangup_at,
             "path": [[n, t] for n, t in self.path],
             "survey_score": self.survey_score,
+            "surveyed_at": self.surveyed_at,
             "callback_requested": self.callback_requested,
             "agents_closed": self.agents_closed,
             "contained": self.contained,
@@ -101,6 +103,7 @@ class CallFacts:
             hangup_at=aware(row["hangup_at"]) if row.get("hangup_at") else None,
             path=tuple((str(n), float(t)) for n, t in (row.get("path") or ())),
             survey_score=int(row["survey_score"]) if row.get("survey_score") is not None else None,
+            surveyed_at=aware(row["surveyed_at"]) if row.get("surveyed_at") else None,
             callback_requested=bool(row.get("callback_requested")),
             agents_closed=bool(row.get("agents_closed")),
             contained=bool(row.get("contained")),
@@ -149,10 +152,12 @@ def facts_of(
     hangup: EventRow | None = None
     callback = closed = False
     survey: int | None = None
+    surveyed: datetime | None = None
     skill = str(call.get("skill") or "")
     for e in evs:
         if e.kind in ("start", "node") and e.node:
-            path.append((e.node, round(max(0.0, _secs(started, e.at)), 3)))
+            if not path or path[-1][0] != e.node:  # the call's start notes its root twice
+                path.append((e.node, round(max(0.0, _secs(started, e.at)), 3)))
         elif e.kind in ("transfer", "fallback"):
             enqueued_at = enqueued_at or aware(e.at)
             skill = skill or str(e.detail.get("skill") or "")
@@ -165,7 +170,7 @@ def facts_of(
         elif e.kind == "agents-closed":
             closed = True
         elif e.kind == "survey" and isinstance(e.detail.get("score"), int):
-            survey = int(e.detail["score"])
+            survey, surveyed = int(e.detail["score"]), aware(e.at)
     if survey is None and call.get("survey_score") is not None:
         survey = int(call["survey_score"])
     offered = enqueued_at is not None or bool(legs)
@@ -213,6 +218,7 @@ def facts_of(
         hangup_at=hang_at,
         path=tuple(path),
         survey_score=survey,
+        surveyed_at=surveyed,
         callback_requested=callback,
         agents_closed=closed,
         contained=contained,

@@ -40,7 +40,7 @@ def test_answered_after_a_wait() -> None:
     # 260 s call - 8 s in the IVR - 40 s waiting - 12 s after the agent (248 -> 260) = 200 s talk
     assert f.talk_s == 200.0
     assert f.enqueued_at == at(8)
-    assert f.survey_score == 2
+    assert f.survey_score == 2 and f.surveyed_at == at(255)
     assert f.path == (("main", 0.0), ("agent", 8.0), ("survey", 249.0))
     assert not f.contained and f.hangup_node == ""
 
