@@ -36,7 +36,9 @@ CALLS = [
     fc(4, offered=True, abandoned=True, wait_s=60.0),
     fc(5, offered=True, abandoned=True, wait_s=3.0),  # a short abandon
     fc(6, offered=True, leg_result="queue-full", wait_s=0.0),
-    fc(7, contained=True, outcome="self-service", survey_score=4, path=(("main", 0), ("order", 4), ("order.status", 9))),
+    fc(
+        7, contained=True, outcome="self-service", survey_score=4, path=(("main", 0), ("order", 4), ("order.status", 9))
+    ),
     fc(8, outcome="abandoned", hangup_node="order", path=(("main", 0), ("order", 4))),
     fc(9, callback_requested=True, agents_closed=True, outcome="callback"),
     fc(10, contained=True, outcome="self-service", survey_score=3),
@@ -45,7 +47,15 @@ CALLS = [
 
 def test_hand_counted_figures() -> None:
     f = figures(CALLS, callbacks_done=1)
-    assert (f.calls, f.offered, f.answered, f.abandoned, f.short_abandoned, f.failed, f.waiting) == (10, 6, 3, 1, 1, 1, 0)
+    assert (f.calls, f.offered, f.answered, f.abandoned, f.short_abandoned, f.failed, f.waiting) == (
+        10,
+        6,
+        3,
+        1,
+        1,
+        1,
+        0,
+    )
     assert f.offered == f.answered + f.abandoned + f.short_abandoned + f.failed + f.waiting
     assert f.answer_rate == 0.5  # 3 / 6
     assert f.abandon_rate == round(1 / 6, 4)

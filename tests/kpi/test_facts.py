@@ -101,19 +101,31 @@ def test_failed_leg_then_answered_on_retry() -> None:
 
 
 def test_hangup_mid_menu_is_not_contained() -> None:
-    evs = [EventRow(at(0), "start", "main"), EventRow(at(6), "node", "order"), EventRow(at(20), "caller-hangup", "order")]
+    evs = [
+        EventRow(at(0), "start", "main"),
+        EventRow(at(6), "node", "order"),
+        EventRow(at(20), "caller-hangup", "order"),
+    ]
     f = facts_of(call(ended_at=at(20), status="completed", outcome="abandoned"), evs, node_kinds=KINDS)
     assert f.hangup_node == "order" and f.hangup_at == at(20) and not f.contained and not f.offered
 
 
 def test_self_service_answer_is_contained_even_if_caller_hangs_up_after_it() -> None:
-    evs = [EventRow(at(0), "start", "main"), EventRow(at(6), "node", "order.status"), EventRow(at(30), "caller-hangup", "order.status")]
+    evs = [
+        EventRow(at(0), "start", "main"),
+        EventRow(at(6), "node", "order.status"),
+        EventRow(at(30), "caller-hangup", "order.status"),
+    ]
     f = facts_of(call(ended_at=at(30), status="completed", outcome="self-service"), evs, node_kinds=KINDS)
     assert f.contained and f.hangup_node == "order.status"
 
 
 def test_callback_request_is_not_contained() -> None:
-    evs = [EventRow(at(0), "start", "main"), EventRow(at(3), "agents-closed", "agent"), EventRow(at(9), "callback", "agent.callback")]
+    evs = [
+        EventRow(at(0), "start", "main"),
+        EventRow(at(3), "agents-closed", "agent"),
+        EventRow(at(9), "callback", "agent.callback"),
+    ]
     f = facts_of(call(ended_at=at(12), status="completed", outcome="callback"), evs)
     assert f.callback_requested and f.agents_closed and not f.contained and not f.offered
 
