@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "models": "hotline.cli.models:models",
     "transcribe": "hotline.cli.transcribe:transcribe",
     "route": "hotline.cli.route:route",
+    "kpi": "hotline.cli.kpi:kpi",
+    "report": "hotline.cli.kpi:report",
 }
 
 

@@ -1,0 +1,96 @@
+"""The service levels of a period from the store, for the CLI and the reports (composition only:
+``store.kpi`` reads, ``kpi.summary`` computes, the menu and hours files name nodes and hours)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from hotline.settings import Settings
+from ivr.hours import agents_open, load_hours
+from ivr.menu import Menu, load_menu
+from ivr.queue_outcome import refresh_call
+from kpi.summary import local_bounds, summarise
+from store import kpi as kpi_store
+
+
+def menu_order(menu: Menu) -> tuple[list[str], dict[str, str]]:
+    """The menu's nodes in the order a caller meets them (breadth first from the root) and their labels."""
+    order, todo, seen = [], [menu.root], {menu.root}
+    while todo:
+        cur = todo.pop(0)
+        order.append(cur)
+        for t in menu.nodes[cur].choices.values():
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    order += [n for n in (menu.agent_node, menu.callback_node, menu.survey_node, menu.goodbye_node) if n not in seen]
+    order += sorted(n for n in menu.nodes if n not in set(order))
+    labels = {n: (menu.nodes[n].label or n) for n in menu.nodes}
+    return order, labels
+
+
+def open_hours(settings: Settings, day: date) -> list[int]:
+    """Local hours of ``day`` in which the default queue is open (ivr/menus/hours.yaml)."""
+    hours = load_hours(settings.hours_path, default_tz=settings.timezone)
+    tz = ZoneInfo(settings.timezone)
+    return [
+        h for h in range(24) if agents_open(hours, "default", datetime(day.year, day.month, day.day, h, 30, tzinfo=tz))
+    ]
+
+
+def period_summary(
+    engine: Engine, settings: Settings, start: date, end: date, *, team: str = "", skill: str = ""
+) -> dict[str, Any]:
+    """The figures of calls started on local days start..end (both included)."""
+    tz = ZoneInfo(settings.timezone)
+    lo, hi = local_bounds(start, end, tz)
+    menu = load_menu(settings.menu_path)
+    order, labels = menu_order(menu)
+    with engine.connect() as conn:
+        rows = kpi_store.facts_between(conn, lo, hi, team=team, skill=skill)
+        done = kpi_store.callbacks_done(conn, lo, hi)
+    return summarise(
+        rows,
+        tz=tz,
+        start=start,
+        end=end,
+        order=order,
+        labels=labels,
+        sl_threshold_s=float(settings.kpi_service_level_s),
+        callbacks_done=done,
+        open_hours=open_hours(settings, start),
+        team=team,
+    )
+
+
+def rebuild(engine: Engine, settings: Settings) -> int:
+    """Recompute every call's facts from its events (after the migration, or a menu change)."""
+    menu = load_menu(settings.menu_path)
+    kinds = {nid: node.kind for nid, node in menu.nodes.items()}
+    n = 0
+    with engine.connect() as conn:
+        batches = list(kpi_store.call_ids(conn))
+    for ids in batches:
+        with engine.begin() as conn:
+            for cid in ids:
+                n += refresh_call(conn, cid, kinds)
+    return n
+
+
+def iso_week(spec: str) -> tuple[date, date]:
+    """``2026-W48`` -> (Monday, Sunday) of that ISO week; ValueError if malformed."""
+    year, _, week = spec.partition("-W")
+    monday = date.fromisocalendar(int(year), int(week), 1)
+    return monday, monday + timedelta(days=6)
+
+
+def month(spec: str) -> tuple[date, date]:
+    """``2026-11`` -> (first, last day) of that month; ValueError if malformed."""
+    year, _, mon = spec.partition("-")
+    first = date(int(year), int(mon), 1)
+    nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
