@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import Flask
 from sqlalchemy import Engine
 
 from hotline.settings import Settings
 from ivr.hours import agents_open, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.queue_outcome import refresh_call
+from kpi.definitions import Live, followup_state, live
+from kpi.facts import aware
 from kpi.summary import local_bounds, summarise
 from store import kpi as kpi_store
 
@@ -33,9 +37,19 @@ def menu_order(menu: Menu) -> tuple[list[str], dict[str, str]]:
     return order, labels
 
 
+@lru_cache(maxsize=8)
+def _menu_order(path: str) -> tuple[list[str], dict[str, str]]:
+    return menu_order(load_menu(path))
+
+
+@lru_cache(maxsize=8)
+def _hours(path: str, tz: str) -> Any:
+    return load_hours(path, default_tz=tz)
+
+
 def open_hours(settings: Settings, day: date) -> list[int]:
     """Local hours of ``day`` in which the default queue is open (ivr/menus/hours.yaml)."""
-    hours = load_hours(settings.hours_path, default_tz=settings.timezone)
+    hours = _hours(str(settings.hours_path), settings.timezone)
     tz = ZoneInfo(settings.timezone)
     return [
         h for h in range(24) if agents_open(hours, "default", datetime(day.year, day.month, day.day, h, 30, tzinfo=tz))
@@ -48,8 +62,7 @@ def period_summary(
     """The figures of calls started on local days start..end (both included)."""
     tz = ZoneInfo(settings.timezone)
     lo, hi = local_bounds(start, end, tz)
-    menu = load_menu(settings.menu_path)
-    order, labels = menu_order(menu)
+    order, labels = _menu_order(str(settings.menu_path))
     with engine.connect() as conn:
         rows = kpi_store.facts_between(conn, lo, hi, team=team, skill=skill)
         done = kpi_store.callbacks_done(conn, lo, hi)
@@ -94,3 +107,47 @@ def month(spec: str) -> tuple[date, date]:
     first = date(int(year), int(mon), 1)
     nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
     return first, nxt - timedelta(days=1)
+
+
+class ServiceLevels:
+    """What the workspace's 运营指标 pages ask for, composed here so the workspace needs neither the
+    menu and hours files (ivr) nor the definitions' inputs: ``app.extensions["hotline"]["service_levels"]``."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+        self.tz = ZoneInfo(settings.timezone)
+
+    def summary(self, start: date, end: date, *, team: str = "", skill: str = "") -> dict[str, Any]:
+        return period_summary(self.engine, self.settings, start, end, team=team, skill=skill)
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+    def live(self, now: datetime | None = None) -> Live:
+        now = now or datetime.now(self.tz)
+        with self.engine.connect() as conn:
+            return live(kpi_store.active_calls(conn, now), now)
+
+    def followups(self, state: str = "", now: datetime | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """回访 tasks (with their state and seconds left) and the counts per state."""
+        now = now or datetime.now(self.tz)
+        with self.engine.connect() as conn:
+            rows = kpi_store.list_followups(conn, state=state, now=now)
+            counts = kpi_store.followup_counts(conn, now)
+        for r in rows:
+            for k in ("due_at", "done_at", "surveyed_at", "created_at"):
+                if r.get(k) is not None:
+                    r[k] = aware(r[k])
+            r["state"] = followup_state(r["due_at"], r["done_at"], now)
+            r["left_s"] = (r["due_at"] - now).total_seconds()
+        return rows, counts
+
+    def finish_followup(self, followup_id: int, *, by: str, note: str) -> bool:
+        with self.engine.begin() as conn:
+            return kpi_store.finish_followup(conn, followup_id, by=by, note=note, now=datetime.now(self.tz))
+
+
+def register(app: Flask) -> None:
+    """Listed in ``hotline.app.BLUEPRINTS`` before the workspace, which uses it."""
+    ext = app.extensions["hotline"]
+    ext["service_levels"] = ServiceLevels(ext["engine"], ext["settings"])
