@@ -15,7 +15,7 @@ from hotline.settings import Settings
 from ivr.hours import agents_open, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.queue_outcome import refresh_call
-from kpi.definitions import Live, followup_state, live
+from kpi.definitions import LOW_SURVEY, Live, followup_state, live
 from kpi.facts import aware
 from kpi.summary import local_bounds, summarise
 from store import kpi as kpi_store
@@ -64,10 +64,12 @@ def period_summary(
     lo, hi = local_bounds(start, end, tz)
     order, labels = _menu_order(str(settings.menu_path))
     with engine.connect() as conn:
-        rows = kpi_store.facts_between(conn, lo, hi, team=team, skill=skill)
+        groups = kpi_store.tallies(conn, lo, hi, team=team, skill=skill, low_survey=LOW_SURVEY)
+        funnel = kpi_store.funnel_counts(conn, lo, hi, team=team, skill=skill)
         done = kpi_store.callbacks_done(conn, lo, hi)
     return summarise(
-        rows,
+        groups,
+        funnel,
         tz=tz,
         start=start,
         end=end,
@@ -81,16 +83,19 @@ def period_summary(
 
 
 def rebuild(engine: Engine, settings: Settings) -> int:
-    """Recompute every call's facts from its events (after the migration, or a menu change)."""
+    """Recompute every call's facts from its events (after the migration, a menu, time zone or
+    HOTLINE_KPI_SERVICE_LEVEL_S change)."""
     menu = load_menu(settings.menu_path)
     kinds = {nid: node.kind for nid, node in menu.nodes.items()}
+    tz = ZoneInfo(settings.timezone)
+    sl = float(settings.kpi_service_level_s)
     n = 0
     with engine.connect() as conn:
         batches = list(kpi_store.call_ids(conn))
     for ids in batches:
         with engine.begin() as conn:
             for cid in ids:
-                n += refresh_call(conn, cid, kinds)
+                n += refresh_call(conn, cid, kinds, tz=tz, sl_threshold_s=sl)
     return n
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, request
 
 from ivr.flow import State
-from kpi.definitions import LOW_SURVEY, followup_due
+from kpi.definitions import LOW_SURVEY, SL_THRESHOLD_S, followup_due, funnel_marks, stored_class
 from kpi.facts import DIAL_STATUSES, QUEUE_RESULTS, EventRow, facts_of
 from store import calls as repo
 from store import kpi as kpi_store
@@ -163,23 +164,29 @@ def _after(resp: Response) -> Response:
 def refresh(sid: str) -> None:
     """Rebuild one call's facts (and its 回访 task) from its stored row and events."""
     ctx = _ctx()
+    settings = current_app.extensions["hotline"]["settings"]
     kinds = {nid: node.kind for nid, node in ctx.flow.menu.nodes.items()}
+    tz = ZoneInfo(str(getattr(settings, "timezone", "Asia/Shanghai")))
+    sl = float(getattr(settings, "kpi_service_level_s", SL_THRESHOLD_S))
     with ctx.writing(), ctx.engine.begin() as conn:
         cid = repo.find_call_id(conn, sid)
         if cid is not None:
-            refresh_call(conn, cid, kinds)
+            refresh_call(conn, cid, kinds, tz=tz, sl_threshold_s=sl)
 
 
-def refresh_call(conn: Any, call_id: int, node_kinds: dict[str, str]) -> bool:
-    """Rebuild the facts of one call on this connection (also used by `hotline kpi --rebuild`)."""
+def refresh_call(
+    conn: Any, call_id: int, node_kinds: dict[str, str], *, tz: ZoneInfo, sl_threshold_s: float = SL_THRESHOLD_S
+) -> bool:
+    """Rebuild the facts of one call on this connection (also used by `hotline kpi --rebuild`):
+    the facts, their class for the sums (category, within the service level, local day and hour),
+    the funnel rows, and a 回访 task for a survey below 4."""
     got = kpi_store.call_and_events(conn, call_id)
     if got is None:
         return False
     row, evs = got
-    facts = facts_of(
-        row, [EventRow(e["at"], e["kind"], e["node"] or "", e["detail"] or {}) for e in evs], node_kinds=node_kinds
-    )
-    kpi_store.save_facts(conn, facts.to_row())
+    events = [EventRow(e["at"], e["kind"], e["node"] or "", e["detail"] or {}) for e in evs]
+    facts = facts_of(row, events, node_kinds=node_kinds)
+    kpi_store.save_facts(conn, {**facts.to_row(), **stored_class(facts, tz, sl_threshold_s)}, funnel_marks(facts))
     if facts.survey_score is not None and facts.survey_score < LOW_SURVEY and facts.surveyed_at is not None:
         kpi_store.ensure_followup(conn, call_id, facts.survey_score, facts.surveyed_at, followup_due(facts.surveyed_at))
     return True

@@ -83,6 +83,150 @@ def _mean(xs: Sequence[float]) -> float | None:
     return round(sum(xs) / len(xs), 2) if xs else None
 
 
+def category(f: CallFacts, short_abandon_s: float = SHORT_ABANDON_S) -> str:
+    """Where an offered call ended: answered | abandoned | short (abandoned under 5 s) | failed | waiting;
+    "" for a call that never reached the queue. Every offered call is in exactly one."""
+    if not f.offered:
+        return ""
+    if f.answered:
+        return "answered"
+    if f.abandoned:
+        return "short" if f.wait_s is not None and f.wait_s < short_abandon_s else "abandoned"
+    return "failed" if f.leg_result or f.ended else "waiting"
+
+
+def within_sl(f: CallFacts, sl_threshold_s: float = SL_THRESHOLD_S) -> bool:
+    """Answered within the service level's threshold."""
+    return f.answered and f.wait_s is not None and f.wait_s <= sl_threshold_s
+
+
+def stored_class(f: CallFacts, tz: ZoneInfo, sl_threshold_s: float = SL_THRESHOLD_S) -> dict[str, Any]:
+    """What the store keeps beside the facts so that a period's figures are sums: the call's
+    `category`, `within_sl`, and the local day and hour it started in."""
+    local = f.started_at.astimezone(tz)
+    return {
+        "category": category(f),
+        "in_sl": within_sl(f, sl_threshold_s),
+        "local_day": local.date().isoformat(),
+        "local_hour": local.hour,
+    }
+
+
+def funnel_marks(f: CallFacts) -> list[tuple[str, bool]]:
+    """The call's menu nodes, once each in the order first entered, and whether the caller hung up there."""
+    nodes = dict.fromkeys(n for n, _ in f.path)
+    if f.hangup_node:
+        nodes[f.hangup_node] = None
+    return [(n, n == f.hangup_node) for n in nodes]
+
+
+@dataclass
+class Tally:
+    """Sums over calls from which every figure follows; tallies of disjoint sets of calls add up
+    (the store sums the same per-call values in SQL for long periods: ``store.kpi.tallies``)."""
+
+    calls: int = 0
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short: int = 0
+    failed: int = 0
+    waiting: int = 0
+    contained: int = 0
+    in_sl: int = 0
+    callbacks: int = 0
+    agents_closed: int = 0
+    wait_answered_sum: float = 0.0
+    wait_answered_n: int = 0
+    wait_all_sum: float = 0.0
+    wait_all_n: int = 0
+    wait_max: float | None = None
+    talk_sum: float = 0.0
+    talk_n: int = 0
+    surveys: int = 0
+    survey_sum: int = 0
+    survey_low: int = 0
+
+    def add(self, f: CallFacts, cat: str, in_sl: bool) -> None:
+        """One call, with its `category` and `within_sl`."""
+        self.calls += 1
+        self.contained += f.contained
+        self.callbacks += f.callback_requested
+        self.agents_closed += f.agents_closed
+        if f.survey_score is not None:
+            self.surveys += 1
+            self.survey_sum += f.survey_score
+            self.survey_low += f.survey_score < LOW_SURVEY
+        if not cat:
+            return
+        self.offered += 1
+        setattr(self, cat, getattr(self, cat) + 1)
+        self.in_sl += in_sl
+        if f.wait_s is not None:
+            self.wait_all_sum += f.wait_s
+            self.wait_all_n += 1
+            self.wait_max = f.wait_s if self.wait_max is None else max(self.wait_max, f.wait_s)
+            if cat == "answered":
+                self.wait_answered_sum += f.wait_s
+                self.wait_answered_n += 1
+        if cat == "answered" and f.talk_s is not None:
+            self.talk_sum += f.talk_s
+            self.talk_n += 1
+
+    def merge(self, other: Tally) -> Tally:
+        out = Tally()
+        for k, v in vars(self).items():
+            w = getattr(other, k)
+            if k == "wait_max":
+                setattr(out, k, w if v is None else (v if w is None else max(v, w)))
+            else:
+                setattr(out, k, v + w)
+        return out
+
+
+def _avg(total: float, n: int) -> float | None:
+    return round(total / n, 2) if n else None
+
+
+def figures_of(t: Tally, *, sl_threshold_s: float = SL_THRESHOLD_S, callbacks_done: int = 0) -> Figures:
+    """The figures of a tally (the definitions in the module docstring)."""
+    return Figures(
+        calls=t.calls,
+        offered=t.offered,
+        answered=t.answered,
+        abandoned=t.abandoned,
+        short_abandoned=t.short,
+        failed=t.failed,
+        waiting=t.waiting,
+        contained=t.contained,
+        answer_rate=_rate(t.answered, t.offered),
+        abandon_rate=_rate(t.abandoned, t.offered),
+        avg_wait_s=_avg(t.wait_answered_sum, t.wait_answered_n),
+        avg_wait_all_s=_avg(t.wait_all_sum, t.wait_all_n),
+        longest_wait_s=None if t.wait_max is None else round(t.wait_max, 2),
+        service_level=_rate(t.in_sl, t.offered - t.short),
+        sl_threshold_s=sl_threshold_s,
+        containment_rate=_rate(t.contained, t.calls),
+        aht_s=_avg(t.talk_sum, t.talk_n),
+        surveys=t.surveys,
+        survey_avg=_avg(float(t.survey_sum), t.surveys),
+        survey_low=t.survey_low,
+        survey_low_share=_rate(t.survey_low, t.surveys),
+        callbacks_requested=t.callbacks,
+        callbacks_done=min(callbacks_done, t.callbacks),
+        agents_closed=t.agents_closed,
+    )
+
+
+def tally(
+    facts: Iterable[CallFacts], *, sl_threshold_s: float = SL_THRESHOLD_S, short_abandon_s: float = SHORT_ABANDON_S
+) -> Tally:
+    t = Tally()
+    for f in facts:
+        t.add(f, category(f, short_abandon_s), within_sl(f, sl_threshold_s))
+    return t
+
+
 def figures(
     facts: Iterable[CallFacts],
     *,
@@ -92,67 +236,8 @@ def figures(
 ) -> Figures:
     """The figures of these calls. ``callbacks_done``: of their callback requests, how many are done
     (the requests' state lives with the requests, not in the facts)."""
-    calls = offered = answered = abandoned = short = failed = waiting = contained = 0
-    in_sl = callbacks = closed = 0
-    waits_answered: list[float] = []
-    waits_all: list[float] = []
-    talks: list[float] = []
-    scores: list[int] = []
-    for f in facts:
-        calls += 1
-        contained += f.contained
-        callbacks += f.callback_requested
-        closed += f.agents_closed
-        if f.survey_score is not None:
-            scores.append(f.survey_score)
-        if not f.offered:
-            continue
-        offered += 1
-        if f.wait_s is not None:
-            waits_all.append(f.wait_s)
-        if f.answered:
-            answered += 1
-            if f.wait_s is not None:
-                waits_answered.append(f.wait_s)
-                in_sl += f.wait_s <= sl_threshold_s
-            if f.talk_s is not None:
-                talks.append(f.talk_s)
-        elif f.abandoned:
-            if f.wait_s is not None and f.wait_s < short_abandon_s:
-                short += 1
-            else:
-                abandoned += 1
-        elif f.leg_result or f.ended:
-            failed += 1
-        else:
-            waiting += 1
-    low = sum(1 for s in scores if s < LOW_SURVEY)
-    return Figures(
-        calls=calls,
-        offered=offered,
-        answered=answered,
-        abandoned=abandoned,
-        short_abandoned=short,
-        failed=failed,
-        waiting=waiting,
-        contained=contained,
-        answer_rate=_rate(answered, offered),
-        abandon_rate=_rate(abandoned, offered),
-        avg_wait_s=_mean(waits_answered),
-        avg_wait_all_s=_mean(waits_all),
-        longest_wait_s=round(max(waits_all), 2) if waits_all else None,
-        service_level=_rate(in_sl, offered - short),
-        sl_threshold_s=sl_threshold_s,
-        containment_rate=_rate(contained, calls),
-        aht_s=_mean(talks),
-        surveys=len(scores),
-        survey_avg=_mean([float(s) for s in scores]),
-        survey_low=low,
-        survey_low_share=_rate(low, len(scores)),
-        callbacks_requested=callbacks,
-        callbacks_done=min(callbacks_done, callbacks),
-        agents_closed=closed,
-    )
+    t = tally(facts, sl_threshold_s=sl_threshold_s, short_abandon_s=short_abandon_s)
+    return figures_of(t, sl_threshold_s=sl_threshold_s, callbacks_done=callbacks_done)
 
 
 @dataclass(frozen=True)
@@ -169,11 +254,9 @@ def funnel(facts: Iterable[CallFacts], order: Sequence[str] = ()) -> list[Funnel
     entered: dict[str, int] = defaultdict(int)
     left: dict[str, int] = defaultdict(int)
     for f in facts:
-        for node in {n for n, _ in f.path}:
+        for node, hung_up in funnel_marks(f):
             entered[node] += 1
-        if f.hangup_node:
-            left[f.hangup_node] += 1
-            entered.setdefault(f.hangup_node, 0)
+            left[node] += hung_up
     rank = {n: i for i, n in enumerate(order)}
     nodes = sorted(entered, key=lambda n: (rank.get(n, len(rank)), -entered[n], n))
     return [FunnelStep(n, entered[n], left.get(n, 0)) for n in nodes]

@@ -1,19 +1,25 @@
 """One period's service levels as the CLI, the page and the reports show them (pure).
 
-`summarise` takes the facts rows of the calls started in the period (``store.kpi.facts_between``)
+`summarise` takes the period's tallies per (local day, local hour, team, skill) and its funnel counts
+(``store.kpi.tallies`` / ``funnel_counts``: sums of per-call values classed by ``kpi.definitions``)
 and gives one JSON-ready dict: the figures, the menu funnel, per hour, per day, per team and per
 skill, and each target met or missed. Every number comes from ``kpi.definitions``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from kpi import definitions as d
-from kpi.facts import CallFacts
+
+TALLY_FIELDS = tuple(f.name for f in fields(d.Tally))
+SHORT_KEYS = (
+    "calls", "offered", "answered", "abandoned", "answer_rate", "avg_wait_s", "service_level", "containment_rate",
+)  # fmt: skip
 
 
 def local_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -23,8 +29,23 @@ def local_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, dateti
     return lo, hi
 
 
+def tally_of(row: Mapping[str, Any]) -> d.Tally:
+    t = d.Tally(**{k: row[k] for k in TALLY_FIELDS})
+    t.wait_max = None if row["wait_max"] is None else float(row["wait_max"])
+    return t
+
+
+def _merged(groups: Iterable[tuple[Any, d.Tally]], key: Callable[[Any], Any]) -> dict[Any, d.Tally]:
+    out: dict[Any, d.Tally] = {}
+    for g, t in groups:
+        k = key(g)
+        out[k] = out[k].merge(t) if k in out else t
+    return out
+
+
 def summarise(
-    rows: Iterable[Mapping[str, Any]],
+    groups: Iterable[Mapping[str, Any]],
+    funnel: Iterable[tuple[str, int, int]],
     *,
     tz: ZoneInfo,
     start: date,
@@ -36,26 +57,34 @@ def summarise(
     team: str = "",
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The period [start, end] (local days, both included). ``order``: menu nodes in menu order;
-    ``open_hours``: local hours the agents work (marked on the per-hour figures); ``labels``: node names."""
-    facts = [CallFacts.from_row(r) for r in rows]
-    kw: dict[str, Any] = {"sl_threshold_s": sl_threshold_s}
-    total = d.figures(facts, callbacks_done=callbacks_done, **kw)
+    """The period [start, end] (local days, both included). ``groups``: tallies per (local_day,
+    local_hour, team, skill); ``funnel``: (node, entered, hung up there); ``order``: menu nodes in menu
+    order; ``open_hours``: local hours the agents work; ``labels``: node names."""
+    tallied = [((g["local_day"], int(g["local_hour"]), g["team"] or "", g["skill"] or ""), tally_of(g)) for g in groups]
+
+    def figs(t: d.Tally | None) -> d.Figures:
+        return d.figures_of(t or d.Tally(), sl_threshold_s=sl_threshold_s)
+
+    total = _merged(tallied, lambda g: 0).get(0) or d.Tally()
+    out: dict[str, Any] = d.figures_of(total, sl_threshold_s=sl_threshold_s, callbacks_done=callbacks_done).as_dict()
+    hours = _merged(tallied, lambda g: g[1])
+    days = _merged(tallied, lambda g: g[0])
+    teams = _merged(tallied, lambda g: g[2])
+    skills = _merged(tallied, lambda g: g[3])
     names = labels or {}
-    out: dict[str, Any] = total.as_dict()
+    rank = {n: i for i, n in enumerate(order)}
+    steps = sorted(funnel, key=lambda s: (rank.get(s[0], len(rank)), -s[1], s[0]))
+    n_days = (end - start).days + 1
     out.update(
         period={"from": start.isoformat(), "to": end.isoformat(), "timezone": str(tz), "team": team},
-        funnel=[
-            {"node": s.node, "label": names.get(s.node, s.node), "entered": s.entered, "left": s.left}
-            for s in d.funnel(facts, order)
-        ],
-        by_hour=[{"hour": h, "open": h in open_hours, **_short(f)} for h, f in d.by_hour(facts, tz, **kw).items()],
+        funnel=[{"node": n, "label": names.get(n, n), "entered": e, "left": left} for n, e, left in steps],
+        by_hour=[{"hour": h, "open": h in open_hours, **_short(figs(hours.get(h)))} for h in range(24)],
         by_day=[
-            {"day": day.isoformat(), **_short(f)}
-            for day, f in d.by_day(facts, tz, start, end + timedelta(days=1), **kw).items()
+            {"day": day, **_short(figs(days.get(day)))}
+            for day in ((start + timedelta(days=i)).isoformat() for i in range(n_days))
         ],
-        by_team=[{"team": t or "（未接通）", **_short(f)} for t, f in d.by_team(facts, **kw).items()],
-        by_skill=[{"skill": k or "（未转人工）", **_short(f)} for k, f in d.by_skill(facts, **kw).items()],
+        by_team=[{"team": k or "（未接通）", **_short(figs(v))} for k, v in sorted(teams.items())],
+        by_skill=[{"skill": k or "（未转人工）", **_short(figs(v))} for k, v in sorted(skills.items())],
         targets=[
             {
                 "name": k,
@@ -69,18 +98,6 @@ def summarise(
         ],
     )
     return out
-
-
-SHORT_KEYS = (
-    "calls",
-    "offered",
-    "answered",
-    "abandoned",
-    "answer_rate",
-    "avg_wait_s",
-    "service_level",
-    "containment_rate",
-)
 
 
 def _short(f: d.Figures) -> dict[str, Any]:

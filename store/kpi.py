@@ -11,17 +11,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store.base import utc
 from store.models import Call, CallbackRequest, CallEvent
-from store.models_kpi import CallKpi, Followup
+from store.models_kpi import CallKpi, CallKpiNode, Followup
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
 FACTS: Table = CallKpi.__table__  # type: ignore[assignment]
 FOLLOWUPS: Table = Followup.__table__  # type: ignore[assignment]
+NODES: Table = CallKpiNode.__table__  # type: ignore[assignment]
 CALLBACKS: Table = CallbackRequest.__table__  # type: ignore[assignment]
 # the event kinds the facts are made of (the rest, e.g. speech and keys, are not read)
 FACT_EVENTS = (
@@ -45,8 +46,15 @@ def call_and_events(conn: Connection, call_id: int) -> tuple[dict[str, Any], lis
     return dict(row), [dict(e) for e in evs]
 
 
-def save_facts(conn: Connection, row: Mapping[str, Any]) -> None:
-    """Insert or replace a call's facts row (one per call)."""
+def save_facts(conn: Connection, row: Mapping[str, Any], nodes: Sequence[tuple[str, bool]] = ()) -> None:
+    """Insert or replace a call's facts row (one per call) and its funnel rows: (node, hung up there)."""
+    _save_row(conn, row)
+    conn.execute(delete(NODES).where(NODES.c.call_id == row["call_id"]))
+    if nodes:
+        conn.execute(insert(NODES), [{"call_id": row["call_id"], "node": n[:64], "hung_up": h} for n, h in nodes])
+
+
+def _save_row(conn: Connection, row: Mapping[str, Any]) -> None:
     values = {k: row[k] for k in FACT_COLUMNS if k in row}
     cid = values["call_id"]
     done = conn.execute(update(FACTS).where(FACTS.c.call_id == cid).values(**values)).rowcount
@@ -72,18 +80,6 @@ def ensure_followup(conn: Connection, call_id: int, score: int, surveyed_at: dat
     except IntegrityError:
         return False
     return True
-
-
-def facts_between(
-    conn: Connection, start: datetime, end: datetime, *, team: str = "", skill: str = ""
-) -> list[dict[str, Any]]:
-    """Facts rows of calls started in [start, end), optionally of one team or skill."""
-    cond = [FACTS.c.started_at >= utc(start), FACTS.c.started_at < utc(end)]
-    if team:
-        cond.append(FACTS.c.team == team)
-    if skill:
-        cond.append(FACTS.c.skill == skill)
-    return [dict(r) for r in conn.execute(select(FACTS).where(and_(*cond))).mappings()]
 
 
 def callbacks_done(conn: Connection, start: datetime, end: datetime) -> int:
@@ -174,3 +170,73 @@ def finish_followup(conn: Connection, followup_id: int, *, by: str, note: str, n
 
 def delete_facts(conn: Connection, call_ids_: Sequence[int]) -> None:
     conn.execute(delete(FACTS).where(FACTS.c.call_id.in_(list(call_ids_))))
+
+
+def _filters(lo: datetime, hi: datetime, team: str, skill: str) -> list[Any]:
+    cond: list[Any] = [FACTS.c.started_at >= utc(lo), FACTS.c.started_at < utc(hi)]
+    if team:
+        cond.append(FACTS.c.team == team)
+    if skill:
+        cond.append(FACTS.c.skill == skill)
+    return cond
+
+
+def tallies(
+    conn: Connection, lo: datetime, hi: datetime, *, team: str = "", skill: str = "", low_survey: int = 4
+) -> list[dict[str, Any]]:
+    """Sums of the calls started in [lo, hi) per (local day, local hour, team, skill): the fields of
+    ``kpi.definitions.Tally`` plus the four keys. Only sums of per-call values the facts already hold
+    (their class is decided in Python when the facts are written), so the SQL defines nothing."""
+    f = FACTS.c
+    cat = f.category
+
+    def n(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    def total(cond: Any, col: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, col), else_=None)), 0)
+
+    def count(cond: Any, col: Any) -> Any:
+        return func.count(case((cond, col), else_=None))
+
+    answered = cat == "answered"
+    offered = cat != ""
+    cols = [
+        f.local_day, f.local_hour, f.team, f.skill,
+        func.count().label("calls"),
+        n(offered).label("offered"),
+        n(answered).label("answered"),
+        n(cat == "abandoned").label("abandoned"),
+        n(cat == "short").label("short"),
+        n(cat == "failed").label("failed"),
+        n(cat == "waiting").label("waiting"),
+        n(f.contained.is_(True)).label("contained"),
+        n(f.in_sl.is_(True)).label("in_sl"),
+        n(f.callback_requested.is_(True)).label("callbacks"),
+        n(f.agents_closed.is_(True)).label("agents_closed"),
+        total(answered, f.wait_s).label("wait_answered_sum"),
+        count(answered, f.wait_s).label("wait_answered_n"),
+        total(offered, f.wait_s).label("wait_all_sum"),
+        count(offered, f.wait_s).label("wait_all_n"),
+        func.max(case((offered, f.wait_s), else_=None)).label("wait_max"),
+        total(answered, f.talk_s).label("talk_sum"),
+        count(answered, f.talk_s).label("talk_n"),
+        func.count(f.survey_score).label("surveys"),
+        func.coalesce(func.sum(f.survey_score), 0).label("survey_sum"),
+        n(f.survey_score < low_survey).label("survey_low"),
+    ]  # fmt: skip
+    stmt = select(*cols).where(*_filters(lo, hi, team, skill)).group_by(f.local_day, f.local_hour, f.team, f.skill)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def funnel_counts(
+    conn: Connection, lo: datetime, hi: datetime, *, team: str = "", skill: str = ""
+) -> list[tuple[str, int, int]]:
+    """(node, calls that entered it, callers who hung up there) for calls started in [lo, hi)."""
+    stmt = (
+        select(NODES.c.node, func.count(), func.coalesce(func.sum(case((NODES.c.hung_up.is_(True), 1), else_=0)), 0))
+        .select_from(NODES.join(FACTS, FACTS.c.call_id == NODES.c.call_id))
+        .where(*_filters(lo, hi, team, skill))
+        .group_by(NODES.c.node)
+    )
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in conn.execute(stmt)]

@@ -40,6 +40,22 @@ class CallKpi(Base):
     agents_closed: Mapped[bool] = mapped_column(Boolean, default=False)
     contained: Mapped[bool] = mapped_column(Boolean, default=False)
     ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the call's class for the sums (kpi.definitions.category / within_sl) and its local day and hour:
+    # written with the facts, so a month's figures are SQL sums, not 100k rows read into Python
+    category: Mapped[str] = mapped_column(String(16), default="")
+    in_sl: Mapped[bool] = mapped_column(Boolean, default=False)
+    local_day: Mapped[str] = mapped_column(String(10), default="")
+    local_hour: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallKpiNode(Base):
+    """A menu node a call entered (once per call), and whether the caller hung up there: the funnel."""
+
+    __tablename__ = "call_kpi_nodes"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("call_kpi.call_id", ondelete="CASCADE"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hung_up: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Followup(Base):

@@ -1,4 +1,4 @@
-"""call_kpi (a call's service-level facts) and followups (回访 of surveys below 4)
+"""call_kpi (a call's service-level facts), call_kpi_nodes (its menu funnel) and followups (回访 of surveys below 4)
 
 The facts of existing calls are not computed here (they need the menu): run
 ``hotline kpi --rebuild`` once after upgrading to fill them from the stored events.
@@ -41,11 +41,25 @@ def upgrade() -> None:
         sa.Column("agents_closed", sa.Boolean(), nullable=False),
         sa.Column("contained", sa.Boolean(), nullable=False),
         sa.Column("ended", sa.Boolean(), nullable=False),
+        sa.Column("category", sa.String(length=16), nullable=False),
+        sa.Column("in_sl", sa.Boolean(), nullable=False),
+        sa.Column("local_day", sa.String(length=10), nullable=False),
+        sa.Column("local_hour", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_call_kpi_call_id_calls"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("call_id", name=op.f("pk_call_kpi")),
     )
     op.create_index(op.f("ix_call_kpi_started_at"), "call_kpi", ["started_at"], unique=False)
     op.create_index("ix_call_kpi_open_queue", "call_kpi", ["ended", "offered"], unique=False)
+    op.create_table(
+        "call_kpi_nodes",
+        sa.Column("call_id", sa.Integer(), nullable=False),
+        sa.Column("node", sa.String(length=64), nullable=False),
+        sa.Column("hung_up", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["call_kpi.call_id"], name=op.f("fk_call_kpi_nodes_call_id_call_kpi"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("call_id", "node", name=op.f("pk_call_kpi_nodes")),
+    )
     op.create_table(
         "followups",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -69,6 +83,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_followups_due_at"), table_name="followups")
     op.drop_index(op.f("ix_followups_surveyed_at"), table_name="followups")
     op.drop_table("followups")
+    op.drop_table("call_kpi_nodes")
     op.drop_index("ix_call_kpi_open_queue", table_name="call_kpi")
     op.drop_index(op.f("ix_call_kpi_started_at"), table_name="call_kpi")
     op.drop_table("call_kpi")
