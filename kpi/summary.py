@@ -83,7 +83,7 @@ def summarise(
             {"day": day, **_short(figs(days.get(day)))}
             for day in ((start + timedelta(days=i)).isoformat() for i in range(n_days))
         ],
-        by_team=[{"team": k or "（未接通）", **_short(figs(v))} for k, v in sorted(teams.items())],
+        by_team=[{"team": k or "（无班组）", **_short(figs(v))} for k, v in sorted(teams.items())],
         by_skill=[{"skill": k or "（未转人工）", **_short(figs(v))} for k, v in sorted(skills.items())],
         targets=[
             {
