@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Table, insert  # noqa: E402
 
 from hotline.settings import Secret, Settings  # noqa: E402
-from kpi.definitions import funnel_marks, stored_class  # noqa: E402
+from kpi.definitions import contribution, funnel_marks, rollup_changes, stored_class  # noqa: E402
 from kpi.facts import EventRow, facts_of  # noqa: E402
 from store.db import make_engine, migrate, session_factory, transaction  # noqa: E402
 from store.models import Call, CallEvent  # noqa: E402
-from store.models_kpi import CallKpi, CallKpiNode, Followup  # noqa: E402
+from store.models_kpi import CallKpi, CallKpiNode, Followup, KpiHour, KpiNodeDay  # noqa: E402
 
 TEAMS = ["售后一组", "售后二组", "家电组", "物流组", "会员组", "支付组"]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -105,6 +105,8 @@ def fill(engine: Any, n: int, days: int, seed: int) -> None:
     follow_t: Table = Followup.__table__  # type: ignore[assignment]
     nodes_t: Table = CallKpiNode.__table__  # type: ignore[assignment]
     batch = 10_000
+    hours: dict[tuple[str, int, str, str], dict[str, float]] = {}
+    node_days: dict[tuple[str, str, str, str], tuple[int, int]] = {}
     for lo in range(0, n, batch):
         calls, events, facts, follows, nodes = [], [], [], [], []
         for cid in range(lo + 1, min(n, lo + batch) + 1):
@@ -135,8 +137,21 @@ def fill(engine: Any, n: int, days: int, seed: int) -> None:
                 for e in evs
             ]
             f = facts_of(row, evs, node_kinds=KINDS)
-            facts.append({**f.to_row(), **stored_class(f, TZ)})
+            cls = stored_class(f, TZ)
+            facts.append({**f.to_row(), **cls})
             nodes += [{"call_id": cid, "node": n, "hung_up": h} for n, h in funnel_marks(f)]
+            share = (
+                (cls["local_day"], cls["local_hour"], f.team, f.skill),
+                contribution(f, cls["category"], cls["in_sl"]),
+            )
+            for key, sums, marks in rollup_changes(None, (*share, funnel_marks(f))):
+                bucket = hours.setdefault(key, dict.fromkeys(sums, 0.0))
+                for k, v in sums.items():
+                    bucket[k] += v
+                for node, (e, h) in marks.items():
+                    nk = (key[0], key[2], key[3], node)
+                    pe, ph = node_days.get(nk, (0, 0))
+                    node_days[nk] = (pe + e, ph + h)
             if f.survey_score is not None and f.survey_score < 4 and f.surveyed_at is not None:
                 follows.append({"call_id": cid, "score": f.survey_score, "surveyed_at": f.surveyed_at,
                                 "due_at": f.surveyed_at + timedelta(hours=48), "done_by": "", "note": "",
@@ -148,6 +163,14 @@ def fill(engine: Any, n: int, days: int, seed: int) -> None:
             conn.execute(insert(nodes_t), nodes)
             if follows:
                 conn.execute(insert(follow_t), follows)
+    with engine.begin() as conn:  # the rollups the webhooks keep, summed here in one go
+        conn.execute(insert(KpiHour.__table__), [  # type: ignore[arg-type]
+            {"local_day": k[0], "local_hour": k[1], "team": k[2], "skill": k[3], **v} for k, v in hours.items()
+        ])  # fmt: skip
+        conn.execute(insert(KpiNodeDay.__table__), [  # type: ignore[arg-type]
+            {"local_day": k[0], "team": k[1], "skill": k[2], "node": k[3], "entered": e, "hung_up": h}
+            for k, (e, h) in node_days.items()
+        ])  # fmt: skip
 
 
 def timed(client: Any, url: str, runs: int) -> tuple[float, float, int]:

@@ -15,7 +15,7 @@ from hotline.settings import Settings
 from ivr.hours import agents_open, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.queue_outcome import refresh_call
-from kpi.definitions import LOW_SURVEY, Live, followup_state, live
+from kpi.definitions import Live, followup_state, live
 from kpi.facts import aware
 from kpi.summary import local_bounds, summarise
 from store import kpi as kpi_store
@@ -64,8 +64,10 @@ def period_summary(
     lo, hi = local_bounds(start, end, tz)
     order, labels = _menu_order(str(settings.menu_path))
     with engine.connect() as conn:
-        groups = kpi_store.tallies(conn, lo, hi, team=team, skill=skill, low_survey=LOW_SURVEY)
-        funnel = kpi_store.funnel_counts(conn, lo, hi, team=team, skill=skill)
+        first, last = start.isoformat(), end.isoformat()
+        groups = kpi_store.hour_sums(conn, first, last, team=team, skill=skill)
+        funnel = kpi_store.node_sums(conn, first, last, team=team, skill=skill)
+        longest = kpi_store.longest_wait(conn, lo, hi, team=team, skill=skill)
         done = kpi_store.callbacks_done(conn, lo, hi)
     return summarise(
         groups,
@@ -77,6 +79,7 @@ def period_summary(
         labels=labels,
         sl_threshold_s=float(settings.kpi_service_level_s),
         callbacks_done=done,
+        longest_wait_s=longest,
         open_hours=open_hours(settings, start),
         team=team,
     )
@@ -90,7 +93,8 @@ def rebuild(engine: Engine, settings: Settings) -> int:
     tz = ZoneInfo(settings.timezone)
     sl = float(settings.kpi_service_level_s)
     n = 0
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        kpi_store.clear_all(conn)
         batches = list(kpi_store.call_ids(conn))
     for ids in batches:
         with engine.begin() as conn:

@@ -25,8 +25,16 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, request
 
 from ivr.flow import State
-from kpi.definitions import LOW_SURVEY, SL_THRESHOLD_S, followup_due, funnel_marks, stored_class
-from kpi.facts import DIAL_STATUSES, QUEUE_RESULTS, EventRow, facts_of
+from kpi.definitions import (
+    LOW_SURVEY,
+    SL_THRESHOLD_S,
+    contribution,
+    followup_due,
+    funnel_marks,
+    rollup_changes,
+    stored_class,
+)
+from kpi.facts import DIAL_STATUSES, QUEUE_RESULTS, CallFacts, EventRow, facts_of
 from store import calls as repo
 from store import kpi as kpi_store
 from store.numbers import NumberError, parse_finite
@@ -184,9 +192,23 @@ def refresh_call(
     if got is None:
         return False
     row, evs = got
+    before = kpi_store.facts_row(conn, call_id)
     events = [EventRow(e["at"], e["kind"], e["node"] or "", e["detail"] or {}) for e in evs]
     facts = facts_of(row, events, node_kinds=node_kinds)
-    kpi_store.save_facts(conn, {**facts.to_row(), **stored_class(facts, tz, sl_threshold_s)}, funnel_marks(facts))
+    values = {**facts.to_row(), **stored_class(facts, tz, sl_threshold_s)}
+    marks = funnel_marks(facts)
+    kpi_store.save_facts(conn, values, marks)
+    new = (_hour(values), contribution(facts, values["category"], values["in_sl"]), marks)
+    old = None
+    if before is not None:  # the call's previous share, taken out of the rollups as the new one goes in
+        prev = CallFacts.from_row(before)
+        old = (_hour(before), contribution(prev, before["category"], bool(before["in_sl"])), funnel_marks(prev))
+    for hour, sums, nodes in rollup_changes(old, new):
+        kpi_store.add_to_rollups(conn, dict(zip(kpi_store.HOUR_KEYS, hour, strict=True)), sums, nodes)
     if facts.survey_score is not None and facts.survey_score < LOW_SURVEY and facts.surveyed_at is not None:
         kpi_store.ensure_followup(conn, call_id, facts.survey_score, facts.surveyed_at, followup_due(facts.surveyed_at))
     return True
+
+
+def _hour(row: dict[str, Any]) -> tuple[str, int, str, str]:
+    return (str(row["local_day"]), int(row["local_hour"]), str(row["team"] or ""), str(row["skill"] or ""))

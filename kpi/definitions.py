@@ -123,7 +123,7 @@ def funnel_marks(f: CallFacts) -> list[tuple[str, bool]]:
 @dataclass
 class Tally:
     """Sums over calls from which every figure follows; tallies of disjoint sets of calls add up
-    (the store sums the same per-call values in SQL for long periods: ``store.kpi.tallies``)."""
+    (the store keeps hourly rollups of each call's `contribution`: ``store.kpi.hour_sums``)."""
 
     calls: int = 0
     offered: int = 0
@@ -182,6 +182,40 @@ class Tally:
             else:
                 setattr(out, k, v + w)
         return out
+
+
+SUMMED = tuple(k for k in vars(Tally()) if k != "wait_max")  # what a store's hourly rollup keeps
+
+
+def contribution(f: CallFacts, cat: str, in_sl: bool) -> dict[str, float]:
+    """One call's share of a `Tally`'s sums (a rollup adds the new share and takes the old one away)."""
+    t = Tally()
+    t.add(f, cat, in_sl)
+    return {k: getattr(t, k) for k in SUMMED}
+
+
+Share = tuple[tuple[str, int, str, str], dict[str, float], list[tuple[str, bool]]]  # (hour key, sums, funnel marks)
+
+
+def rollup_changes(
+    old: Share | None, new: Share
+) -> list[tuple[tuple[str, int, str, str], dict[str, float], dict[str, tuple[int, int]]]]:
+    """What to add to which (local_day, local_hour, team, skill) rollup when a call's share goes from
+    ``old`` (None: the call is new) to ``new``: the sums' change and node -> (entered, hung up) changes."""
+
+    def nodes(marks: list[tuple[str, bool]], sign: int) -> dict[str, tuple[int, int]]:
+        return {n: (sign, sign * int(h)) for n, h in marks}
+
+    if old is None:
+        return [(new[0], new[1], nodes(new[2], 1))]
+    if old[0] != new[0]:
+        return [(old[0], {k: -v for k, v in old[1].items()}, nodes(old[2], -1)), (new[0], new[1], nodes(new[2], 1))]
+    sums = {k: new[1][k] - old[1][k] for k in new[1]}
+    moved: dict[str, tuple[int, int]] = {}
+    for n, (e, h) in [*nodes(old[2], -1).items(), *nodes(new[2], 1).items()]:
+        pe, ph = moved.get(n, (0, 0))
+        moved[n] = (pe + e, ph + h)
+    return [(new[0], sums, {n: v for n, v in moved.items() if v != (0, 0)})]
 
 
 def _avg(total: float, n: int) -> float | None:

@@ -1,7 +1,7 @@
 """One period's service levels as the CLI, the page and the reports show them (pure).
 
 `summarise` takes the period's tallies per (local day, local hour, team, skill) and its funnel counts
-(``store.kpi.tallies`` / ``funnel_counts``: sums of per-call values classed by ``kpi.definitions``)
+(``store.kpi.hour_sums`` / ``node_sums``: rollups of per-call shares classed by ``kpi.definitions``)
 and gives one JSON-ready dict: the figures, the menu funnel, per hour, per day, per team and per
 skill, and each target met or missed. Every number comes from ``kpi.definitions``.
 """
@@ -30,8 +30,8 @@ def local_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, dateti
 
 
 def tally_of(row: Mapping[str, Any]) -> d.Tally:
-    t = d.Tally(**{k: row[k] for k in TALLY_FIELDS})
-    t.wait_max = None if row["wait_max"] is None else float(row["wait_max"])
+    t = d.Tally(**{k: row[k] for k in TALLY_FIELDS if k != "wait_max"})
+    t.wait_max = None if row.get("wait_max") is None else float(row["wait_max"])
     return t
 
 
@@ -53,6 +53,7 @@ def summarise(
     order: Sequence[str] = (),
     sl_threshold_s: float = d.SL_THRESHOLD_S,
     callbacks_done: int = 0,
+    longest_wait_s: float | None = None,
     open_hours: Sequence[int] = (),
     team: str = "",
     labels: Mapping[str, str] | None = None,
@@ -67,6 +68,8 @@ def summarise(
 
     total = _merged(tallied, lambda g: 0).get(0) or d.Tally()
     out: dict[str, Any] = d.figures_of(total, sl_threshold_s=sl_threshold_s, callbacks_done=callbacks_done).as_dict()
+    if longest_wait_s is not None:  # the rollups keep sums only; the maximum is read apart
+        out["longest_wait_s"] = round(longest_wait_s, 2)
     hours = _merged(tallied, lambda g: g[1])
     days = _merged(tallied, lambda g: g[0])
     teams = _merged(tallied, lambda g: g[2])

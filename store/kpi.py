@@ -11,18 +11,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store.base import utc
 from store.models import Call, CallbackRequest, CallEvent
-from store.models_kpi import CallKpi, CallKpiNode, Followup
+from store.models_kpi import CallKpi, CallKpiNode, Followup, KpiHour, KpiNodeDay
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
 FACTS: Table = CallKpi.__table__  # type: ignore[assignment]
 FOLLOWUPS: Table = Followup.__table__  # type: ignore[assignment]
 NODES: Table = CallKpiNode.__table__  # type: ignore[assignment]
+HOURS: Table = KpiHour.__table__  # type: ignore[assignment]
+NODE_DAYS: Table = KpiNodeDay.__table__  # type: ignore[assignment]
+HOUR_KEYS = ("local_day", "local_hour", "team", "skill")
+HOUR_SUMS = tuple(c.name for c in HOURS.columns if c.name not in HOUR_KEYS)
 CALLBACKS: Table = CallbackRequest.__table__  # type: ignore[assignment]
 # the event kinds the facts are made of (the rest, e.g. speech and keys, are not read)
 FACT_EVENTS = (
@@ -168,10 +172,6 @@ def finish_followup(conn: Connection, followup_id: int, *, by: str, note: str, n
     return True
 
 
-def delete_facts(conn: Connection, call_ids_: Sequence[int]) -> None:
-    conn.execute(delete(FACTS).where(FACTS.c.call_id.in_(list(call_ids_))))
-
-
 def _filters(lo: datetime, hi: datetime, team: str, skill: str) -> list[Any]:
     cond: list[Any] = [FACTS.c.started_at >= utc(lo), FACTS.c.started_at < utc(hi)]
     if team:
@@ -181,62 +181,78 @@ def _filters(lo: datetime, hi: datetime, team: str, skill: str) -> list[Any]:
     return cond
 
 
-def tallies(
-    conn: Connection, lo: datetime, hi: datetime, *, team: str = "", skill: str = "", low_survey: int = 4
+def facts_row(conn: Connection, call_id: int) -> dict[str, Any] | None:
+    """The call's stored facts row (None before its first), locking the call on PostgreSQL so two
+    callbacks of one call cannot both take the same row as the one they replace."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(CALLS.c.id).where(CALLS.c.id == call_id).with_for_update()).first()
+    row = conn.execute(select(FACTS).where(FACTS.c.call_id == call_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def _bump(conn: Connection, table: Table, keys: Mapping[str, Any], delta: Mapping[str, float]) -> None:
+    """Add ``delta`` to the row ``keys`` of a rollup table, creating it (zeros) if missing."""
+    changes = {k: v for k, v in delta.items() if v}
+    if not changes:
+        return
+    where = [table.c[k] == v for k, v in keys.items()]
+    done = conn.execute(update(table).where(*where).values({k: table.c[k] + v for k, v in changes.items()})).rowcount
+    if done:
+        return
+    zeros = {c.name: 0 for c in table.columns if c.name not in keys}
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(table).values({**zeros, **keys, **changes}))
+    except IntegrityError:  # created concurrently: add to it
+        conn.execute(update(table).where(*where).values({k: table.c[k] + v for k, v in changes.items()}))
+
+
+def add_to_rollups(
+    conn: Connection, hour: Mapping[str, Any], sums: Mapping[str, float], nodes: Mapping[str, tuple[int, int]]
+) -> None:
+    """Add a change of sums to an hour's rollup row and of funnel counts, node -> (entered, hung up),
+    to the day's. ``hour``: local_day, local_hour, team and skill."""
+    keys = {k: hour[k] for k in HOUR_KEYS}
+    _bump(conn, HOURS, keys, {k: float(sums.get(k, 0)) for k in HOUR_SUMS})
+    day = {"local_day": keys["local_day"], "team": keys["team"], "skill": keys["skill"]}
+    for node, (entered, hung_up) in nodes.items():
+        _bump(conn, NODE_DAYS, {**day, "node": node[:64]}, {"entered": entered, "hung_up": hung_up})
+
+
+def hour_sums(
+    conn: Connection, first_day: str, last_day: str, *, team: str = "", skill: str = ""
 ) -> list[dict[str, Any]]:
-    """Sums of the calls started in [lo, hi) per (local day, local hour, team, skill): the fields of
-    ``kpi.definitions.Tally`` plus the four keys. Only sums of per-call values the facts already hold
-    (their class is decided in Python when the facts are written), so the SQL defines nothing."""
-    f = FACTS.c
-    cat = f.category
-
-    def n(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    def total(cond: Any, col: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, col), else_=None)), 0)
-
-    def count(cond: Any, col: Any) -> Any:
-        return func.count(case((cond, col), else_=None))
-
-    answered = cat == "answered"
-    offered = cat != ""
-    cols = [
-        f.local_day, f.local_hour, f.team, f.skill,
-        func.count().label("calls"),
-        n(offered).label("offered"),
-        n(answered).label("answered"),
-        n(cat == "abandoned").label("abandoned"),
-        n(cat == "short").label("short"),
-        n(cat == "failed").label("failed"),
-        n(cat == "waiting").label("waiting"),
-        n(f.contained.is_(True)).label("contained"),
-        n(f.in_sl.is_(True)).label("in_sl"),
-        n(f.callback_requested.is_(True)).label("callbacks"),
-        n(f.agents_closed.is_(True)).label("agents_closed"),
-        total(answered, f.wait_s).label("wait_answered_sum"),
-        count(answered, f.wait_s).label("wait_answered_n"),
-        total(offered, f.wait_s).label("wait_all_sum"),
-        count(offered, f.wait_s).label("wait_all_n"),
-        func.max(case((offered, f.wait_s), else_=None)).label("wait_max"),
-        total(answered, f.talk_s).label("talk_sum"),
-        count(answered, f.talk_s).label("talk_n"),
-        func.count(f.survey_score).label("surveys"),
-        func.coalesce(func.sum(f.survey_score), 0).label("survey_sum"),
-        n(f.survey_score < low_survey).label("survey_low"),
-    ]  # fmt: skip
-    stmt = select(*cols).where(*_filters(lo, hi, team, skill)).group_by(f.local_day, f.local_hour, f.team, f.skill)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    """The hourly rollup rows of local days first_day..last_day (ISO dates, both included)."""
+    cond = [HOURS.c.local_day >= first_day, HOURS.c.local_day <= last_day]
+    if team:
+        cond.append(HOURS.c.team == team)
+    if skill:
+        cond.append(HOURS.c.skill == skill)
+    return [dict(r) for r in conn.execute(select(HOURS).where(*cond)).mappings()]
 
 
-def funnel_counts(
-    conn: Connection, lo: datetime, hi: datetime, *, team: str = "", skill: str = ""
+def node_sums(
+    conn: Connection, first_day: str, last_day: str, *, team: str = "", skill: str = ""
 ) -> list[tuple[str, int, int]]:
-    """(node, calls that entered it, callers who hung up there) for calls started in [lo, hi)."""
-    stmt = (
-        select(NODES.c.node, func.count(), func.coalesce(func.sum(case((NODES.c.hung_up.is_(True), 1), else_=0)), 0))
-        .select_from(NODES.join(FACTS, FACTS.c.call_id == NODES.c.call_id))
-        .where(*_filters(lo, hi, team, skill))
-        .group_by(NODES.c.node)
-    )
-    return [(str(r[0]), int(r[1]), int(r[2])) for r in conn.execute(stmt)]
+    """(node, entered, hung up there) over local days first_day..last_day."""
+    t = NODE_DAYS.c
+    cond = [t.local_day >= first_day, t.local_day <= last_day]
+    if team:
+        cond.append(t.team == team)
+    if skill:
+        cond.append(t.skill == skill)
+    stmt = select(t.node, func.sum(t.entered), func.sum(t.hung_up)).where(*cond).group_by(t.node)
+    return [(str(n), int(e or 0), int(h or 0)) for n, e, h in conn.execute(stmt) if e]
+
+
+def longest_wait(conn: Connection, lo: datetime, hi: datetime, *, team: str = "", skill: str = "") -> float | None:
+    """The longest queue time of calls started in [lo, hi) (a maximum cannot be kept by adding)."""
+    stmt = select(func.max(FACTS.c.wait_s)).where(*_filters(lo, hi, team, skill), FACTS.c.offered.is_(True))
+    v = conn.execute(stmt).scalar()
+    return None if v is None else float(v)
+
+
+def clear_all(conn: Connection) -> None:
+    """Forget every call's facts and the rollups (before rebuilding them all)."""
+    for table in (NODE_DAYS, HOURS, NODES, FACTS):
+        conn.execute(delete(table))

@@ -16,7 +16,10 @@ class CallKpi(Base):
     changes them, so the figures for a month are read from one narrow table, not from every event."""
 
     __tablename__ = "call_kpi"
-    __table_args__ = (Index("ix_call_kpi_open_queue", "ended", "offered"),)
+    __table_args__ = (
+        Index("ix_call_kpi_open_queue", "ended", "offered"),
+        Index("ix_call_kpi_started_wait", "started_at", "wait_s"),
+    )
 
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -72,3 +75,48 @@ class Followup(Base):
     done_by: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KpiHour(Base):
+    """Sums of the calls that started in one local hour, per team and skill (``kpi.definitions.Tally``
+    without its maximum): kept up to date by adding each call's change, so a month is ~744 rows."""
+
+    __tablename__ = "kpi_hours"
+
+    local_day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    local_hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    short: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    waiting: Mapped[int] = mapped_column(Integer, default=0)
+    contained: Mapped[int] = mapped_column(Integer, default=0)
+    in_sl: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks: Mapped[int] = mapped_column(Integer, default=0)
+    agents_closed: Mapped[int] = mapped_column(Integer, default=0)
+    wait_answered_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    wait_answered_n: Mapped[int] = mapped_column(Integer, default=0)
+    wait_all_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    wait_all_n: Mapped[int] = mapped_column(Integer, default=0)
+    talk_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_n: Mapped[int] = mapped_column(Integer, default=0)
+    surveys: Mapped[int] = mapped_column(Integer, default=0)
+    survey_sum: Mapped[int] = mapped_column(Integer, default=0)
+    survey_low: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiNodeDay(Base):
+    """The menu funnel of one local day, per team and skill: calls that entered a node, and hung up there."""
+
+    __tablename__ = "kpi_node_days"
+
+    local_day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    hung_up: Mapped[int] = mapped_column(Integer, default=0)

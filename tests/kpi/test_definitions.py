@@ -128,3 +128,20 @@ def test_followups() -> None:
 def test_live(active: list[tuple[bool, datetime | None]], want: tuple[int, int, float | None]) -> None:
     got = live(active, T0)
     assert (got.in_ivr, got.waiting, got.longest_wait_s) == want
+
+
+def test_rollup_changes_take_the_old_share_out() -> None:
+    from kpi.definitions import contribution, funnel_marks, rollup_changes
+
+    waiting = fc(1, offered=True, ended=False, path=(("main", 0), ("agent", 3)))
+    done = fc(1, offered=True, answered=True, wait_s=30.0, talk_s=60.0, path=(("main", 0), ("agent", 3)))
+    key = ("2026-11-23", 12, "", "general")
+    old = (key, contribution(waiting, "waiting", False), funnel_marks(waiting))
+    new = (key, contribution(done, "answered", False), funnel_marks(done))
+    assert rollup_changes(None, old) == [(key, old[1], {"main": (1, 0), "agent": (1, 0)})]
+    ((k, sums, nodes),) = rollup_changes(old, new)
+    assert k == key and nodes == {} and sums["waiting"] == -1 and sums["answered"] == 1 and sums["calls"] == 0
+    assert sums["wait_answered_sum"] == 30.0
+    moved = (("2026-11-23", 12, "售后一组", "general"), new[1], new[2])
+    out = rollup_changes(old, moved)
+    assert [o[0] for o in out] == [key, moved[0]] and out[0][1]["calls"] == -1 and out[1][1]["calls"] == 1

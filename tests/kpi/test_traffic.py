@@ -70,6 +70,10 @@ def test_kpi_json_equals_the_hand_count(app: Any, settings: Any, monkeypatch: py
         tasks = list(s.scalars(select(Followup)))
     assert len(tasks) == sum(s < 4 for s in surveys) > 0
 
+    # the hourly rollups kept up callback by callback equal a rebuild from every call's events
+    res = CliRunner().invoke(cli, ["kpi", "--from", today, "--json", "--rebuild"], catch_exceptions=False)
+    assert json.loads(res.output.splitlines()[-1]) == got
+
 
 def test_week_report_holds_the_same_figures(
     app: Any, settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any

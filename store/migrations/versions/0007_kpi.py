@@ -15,6 +15,12 @@ down_revision = "0006_recording_trust_event_pii"
 branch_labels = None
 depends_on = None
 
+HOUR_INTS = (
+    "calls", "offered", "answered", "abandoned", "short", "failed", "waiting", "contained", "in_sl", "callbacks",
+    "agents_closed", "wait_answered_n", "wait_all_n", "talk_n", "surveys", "survey_sum", "survey_low",
+)  # fmt: skip
+HOUR_FLOATS = ("wait_answered_sum", "wait_all_sum", "talk_sum")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -50,6 +56,27 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_call_kpi_started_at"), "call_kpi", ["started_at"], unique=False)
     op.create_index("ix_call_kpi_open_queue", "call_kpi", ["ended", "offered"], unique=False)
+    op.create_index("ix_call_kpi_started_wait", "call_kpi", ["started_at", "wait_s"], unique=False)
+    op.create_table(
+        "kpi_hours",
+        sa.Column("local_day", sa.String(length=10), nullable=False),
+        sa.Column("local_hour", sa.Integer(), nullable=False),
+        sa.Column("team", sa.String(length=64), nullable=False),
+        sa.Column("skill", sa.String(length=64), nullable=False),
+        *[sa.Column(c, sa.Integer(), nullable=False) for c in HOUR_INTS],
+        *[sa.Column(c, sa.Float(), nullable=False) for c in HOUR_FLOATS],
+        sa.PrimaryKeyConstraint("local_day", "local_hour", "team", "skill", name=op.f("pk_kpi_hours")),
+    )
+    op.create_table(
+        "kpi_node_days",
+        sa.Column("local_day", sa.String(length=10), nullable=False),
+        sa.Column("team", sa.String(length=64), nullable=False),
+        sa.Column("skill", sa.String(length=64), nullable=False),
+        sa.Column("node", sa.String(length=64), nullable=False),
+        sa.Column("entered", sa.Integer(), nullable=False),
+        sa.Column("hung_up", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("local_day", "team", "skill", "node", name=op.f("pk_kpi_node_days")),
+    )
     op.create_table(
         "call_kpi_nodes",
         sa.Column("call_id", sa.Integer(), nullable=False),
@@ -80,6 +107,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("kpi_node_days")
+    op.drop_table("kpi_hours")
+    op.drop_index("ix_call_kpi_started_wait", table_name="call_kpi")
     op.drop_index(op.f("ix_followups_due_at"), table_name="followups")
     op.drop_index(op.f("ix_followups_surveyed_at"), table_name="followups")
     op.drop_table("followups")
