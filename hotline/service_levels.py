@@ -65,12 +65,21 @@ def period_summary(
     order, labels = _menu_order(str(settings.menu_path))
     with engine.connect() as conn:
         first, last = start.isoformat(), end.isoformat()
-        groups = kpi_store.hour_sums(conn, first, last, team=team, skill=skill)
+        sums = {
+            by: kpi_store.hour_sums(conn, first, last, by=cols, team=team, skill=skill)
+            for by, cols in (
+                ("total", ()),
+                ("hour", ("local_hour",)),
+                ("day", ("local_day",)),
+                ("team", ("team",)),
+                ("skill", ("skill",)),
+            )
+        }
         funnel = kpi_store.node_sums(conn, first, last, team=team, skill=skill)
         longest = kpi_store.longest_wait(conn, lo, hi, team=team, skill=skill)
         done = kpi_store.callbacks_done(conn, lo, hi)
     return summarise(
-        groups,
+        sums,
         funnel,
         tz=tz,
         start=start,

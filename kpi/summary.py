@@ -8,7 +8,7 @@ skill, and each target met or missed. Every number comes from ``kpi.definitions`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -35,16 +35,8 @@ def tally_of(row: Mapping[str, Any]) -> d.Tally:
     return t
 
 
-def _merged(groups: Iterable[tuple[Any, d.Tally]], key: Callable[[Any], Any]) -> dict[Any, d.Tally]:
-    out: dict[Any, d.Tally] = {}
-    for g, t in groups:
-        k = key(g)
-        out[k] = out[k].merge(t) if k in out else t
-    return out
-
-
 def summarise(
-    groups: Iterable[Mapping[str, Any]],
+    sums: Mapping[str, Sequence[Mapping[str, Any]]],
     funnel: Iterable[tuple[str, int, int]],
     *,
     tz: ZoneInfo,
@@ -58,22 +50,26 @@ def summarise(
     team: str = "",
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The period [start, end] (local days, both included). ``groups``: tallies per (local_day,
-    local_hour, team, skill); ``funnel``: (node, entered, hung up there); ``order``: menu nodes in menu
-    order; ``open_hours``: local hours the agents work; ``labels``: node names."""
-    tallied = [((g["local_day"], int(g["local_hour"]), g["team"] or "", g["skill"] or ""), tally_of(g)) for g in groups]
+    """The period [start, end] (local days, both included). ``sums``: `Tally` sums for the whole period
+    ("total", one row) and per "hour" (local_hour), "day" (local_day), "team" and "skill"; ``funnel``:
+    (node, entered, hung up there); ``order``: menu nodes in menu order; ``open_hours``: local hours the
+    agents work; ``labels``: node names."""
+
+    def per(name: str, key: str) -> dict[Any, d.Tally]:
+        return {r[key]: tally_of(r) for r in sums.get(name, ())}
 
     def figs(t: d.Tally | None) -> d.Figures:
         return d.figures_of(t or d.Tally(), sl_threshold_s=sl_threshold_s)
 
-    total = _merged(tallied, lambda g: 0).get(0) or d.Tally()
+    total_rows = sums.get("total") or ()
+    total = tally_of(total_rows[0]) if total_rows else d.Tally()
     out: dict[str, Any] = d.figures_of(total, sl_threshold_s=sl_threshold_s, callbacks_done=callbacks_done).as_dict()
     if longest_wait_s is not None:  # the rollups keep sums only; the maximum is read apart
         out["longest_wait_s"] = round(longest_wait_s, 2)
-    hours = _merged(tallied, lambda g: g[1])
-    days = _merged(tallied, lambda g: g[0])
-    teams = _merged(tallied, lambda g: g[2])
-    skills = _merged(tallied, lambda g: g[3])
+    hours = {int(k): v for k, v in per("hour", "local_hour").items()}
+    days = per("day", "local_day")
+    teams = {k or "": v for k, v in per("team", "team").items()}
+    skills = {k or "": v for k, v in per("skill", "skill").items()}
     names = labels or {}
     rank = {n: i for i, n in enumerate(order)}
     steps = sorted(funnel, key=lambda s: (rank.get(s[0], len(rank)), -s[1], s[0]))

@@ -220,15 +220,22 @@ def add_to_rollups(
 
 
 def hour_sums(
-    conn: Connection, first_day: str, last_day: str, *, team: str = "", skill: str = ""
+    conn: Connection, first_day: str, last_day: str, *, by: Sequence[str] = (), team: str = "", skill: str = ""
 ) -> list[dict[str, Any]]:
-    """The hourly rollup rows of local days first_day..last_day (ISO dates, both included)."""
-    cond = [HOURS.c.local_day >= first_day, HOURS.c.local_day <= last_day]
+    """The hourly rollups of local days first_day..last_day (ISO dates, both included) added up per
+    the columns ``by`` (of local_day, local_hour, team, skill; none: one row for the whole period)."""
+    t = HOURS.c
+    cond = [t.local_day >= first_day, t.local_day <= last_day]
     if team:
-        cond.append(HOURS.c.team == team)
+        cond.append(t.team == team)
     if skill:
-        cond.append(HOURS.c.skill == skill)
-    return [dict(r) for r in conn.execute(select(HOURS).where(*cond)).mappings()]
+        cond.append(t.skill == skill)
+    keys = [t[k] for k in by if k in HOUR_KEYS]
+    sums = [func.coalesce(func.sum(t[c]), 0).label(c) for c in HOUR_SUMS]
+    stmt = select(*keys, *sums).where(*cond)
+    if keys:
+        stmt = stmt.group_by(*keys)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def node_sums(
@@ -247,7 +254,7 @@ def node_sums(
 
 def longest_wait(conn: Connection, lo: datetime, hi: datetime, *, team: str = "", skill: str = "") -> float | None:
     """The longest queue time of calls started in [lo, hi) (a maximum cannot be kept by adding)."""
-    stmt = select(func.max(FACTS.c.wait_s)).where(*_filters(lo, hi, team, skill), FACTS.c.offered.is_(True))
+    stmt = select(func.max(FACTS.c.wait_s)).where(*_filters(lo, hi, team, skill))  # only offered calls have one
     v = conn.execute(stmt).scalar()
     return None if v is None else float(v)
 
