@@ -65,21 +65,13 @@ def period_summary(
     order, labels = _menu_order(str(settings.menu_path))
     with engine.connect() as conn:
         first, last = start.isoformat(), end.isoformat()
-        sums = {
-            by: kpi_store.hour_sums(conn, first, last, by=cols, team=team, skill=skill)
-            for by, cols in (
-                ("total", ()),
-                ("hour", ("local_hour",)),
-                ("day", ("local_day",)),
-                ("team", ("team",)),
-                ("skill", ("skill",)),
-            )
-        }
+        hour_cols, hour_rows = kpi_store.hour_rows(conn, first, last, team=team, skill=skill)
         funnel = kpi_store.node_sums(conn, first, last, team=team, skill=skill)
         longest = kpi_store.longest_wait(conn, lo, hi, team=team, skill=skill)
         done = kpi_store.callbacks_done(conn, lo, hi)
     return summarise(
-        sums,
+        hour_cols,
+        hour_rows,
         funnel,
         tz=tz,
         start=start,

@@ -14,9 +14,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from kpi import definitions as d
 
 TALLY_FIELDS = tuple(f.name for f in fields(d.Tally))
+FLOAT_FIELDS = frozenset({"wait_answered_sum", "wait_all_sum", "talk_sum"})
 SHORT_KEYS = (
     "calls", "offered", "answered", "abandoned", "answer_rate", "avg_wait_s", "service_level", "containment_rate",
 )  # fmt: skip
@@ -29,14 +32,34 @@ def local_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, dateti
     return lo, hi
 
 
-def tally_of(row: Mapping[str, Any]) -> d.Tally:
-    t = d.Tally(**{k: row[k] for k in TALLY_FIELDS if k != "wait_max"})
-    t.wait_max = None if row.get("wait_max") is None else float(row["wait_max"])
+def group_sums(cols: Sequence[str], rows: Sequence[Sequence[Any]], key: str | None) -> dict[Any, d.Tally]:
+    """Add up rollup rows (columns ``cols``: the keys, then the `Tally` sums) per value of ``key``
+    (None: one total under the key None). numpy, so a year of hourly rows adds up in milliseconds."""
+    sums = [c for c in cols if c in TALLY_FIELDS]
+    if not rows:
+        return {}
+    idx = [cols.index(c) for c in sums]
+    values = np.array([[r[i] for i in idx] for r in rows], dtype=float)
+    if key is None:
+        return {None: _tally(sums, values.sum(axis=0))}
+    labels = [r[cols.index(key)] for r in rows]
+    uniq = sorted(set(labels), key=str)
+    pos = {k: i for i, k in enumerate(uniq)}
+    out = np.zeros((len(uniq), len(sums)))
+    np.add.at(out, np.array([pos[k] for k in labels]), values)
+    return {k: _tally(sums, out[i]) for k, i in pos.items()}
+
+
+def _tally(names: Sequence[str], vec: Any) -> d.Tally:
+    t = d.Tally()
+    for name, v in zip(names, vec, strict=True):
+        setattr(t, name, float(v) if name in FLOAT_FIELDS else round(float(v)))
     return t
 
 
 def summarise(
-    sums: Mapping[str, Sequence[Mapping[str, Any]]],
+    cols: Sequence[str],
+    rows: Sequence[Sequence[Any]],
     funnel: Iterable[tuple[str, int, int]],
     *,
     tz: ZoneInfo,
@@ -50,26 +73,21 @@ def summarise(
     team: str = "",
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The period [start, end] (local days, both included). ``sums``: `Tally` sums for the whole period
-    ("total", one row) and per "hour" (local_hour), "day" (local_day), "team" and "skill"; ``funnel``:
-    (node, entered, hung up there); ``order``: menu nodes in menu order; ``open_hours``: local hours the
-    agents work; ``labels``: node names."""
-
-    def per(name: str, key: str) -> dict[Any, d.Tally]:
-        return {r[key]: tally_of(r) for r in sums.get(name, ())}
+    """The period [start, end] (local days, both included). ``cols``/``rows``: hourly rollups (local_day,
+    local_hour, team, skill, then `Tally` sums); ``funnel``: (node, entered, hung up there); ``order``:
+    menu nodes in menu order; ``open_hours``: local hours the agents work; ``labels``: node names."""
 
     def figs(t: d.Tally | None) -> d.Figures:
         return d.figures_of(t or d.Tally(), sl_threshold_s=sl_threshold_s)
 
-    total_rows = sums.get("total") or ()
-    total = tally_of(total_rows[0]) if total_rows else d.Tally()
+    total = group_sums(cols, rows, None).get(None) or d.Tally()
     out: dict[str, Any] = d.figures_of(total, sl_threshold_s=sl_threshold_s, callbacks_done=callbacks_done).as_dict()
     if longest_wait_s is not None:  # the rollups keep sums only; the maximum is read apart
         out["longest_wait_s"] = round(longest_wait_s, 2)
-    hours = {int(k): v for k, v in per("hour", "local_hour").items()}
-    days = per("day", "local_day")
-    teams = {k or "": v for k, v in per("team", "team").items()}
-    skills = {k or "": v for k, v in per("skill", "skill").items()}
+    hours = {int(k): v for k, v in group_sums(cols, rows, "local_hour").items()}
+    days = group_sums(cols, rows, "local_day")
+    teams = {k or "": v for k, v in group_sums(cols, rows, "team").items()}
+    skills = {k or "": v for k, v in group_sums(cols, rows, "skill").items()}
     names = labels or {}
     rank = {n: i for i, n in enumerate(order)}
     steps = sorted(funnel, key=lambda s: (rank.get(s[0], len(rank)), -s[1], s[0]))

@@ -127,7 +127,7 @@ def call_ids(conn: Connection, *, batch: int = 1000) -> Iterator[list[int]]:
         last = ids[-1]
 
 
-def list_followups(conn: Connection, *, state: str = "", limit: int = 500, now: datetime) -> list[dict[str, Any]]:
+def list_followups(conn: Connection, *, state: str = "", limit: int = 200, now: datetime) -> list[dict[str, Any]]:
     """Follow-ups with their call: ``state`` open (not done, due later), overdue, done, or "" for all."""
     cond: list[Any] = []
     n = utc(now)
@@ -219,23 +219,20 @@ def add_to_rollups(
         _bump(conn, NODE_DAYS, {**day, "node": node[:64]}, {"entered": entered, "hung_up": hung_up})
 
 
-def hour_sums(
-    conn: Connection, first_day: str, last_day: str, *, by: Sequence[str] = (), team: str = "", skill: str = ""
-) -> list[dict[str, Any]]:
-    """The hourly rollups of local days first_day..last_day (ISO dates, both included) added up per
-    the columns ``by`` (of local_day, local_hour, team, skill; none: one row for the whole period)."""
+def hour_rows(
+    conn: Connection, first_day: str, last_day: str, *, team: str = "", skill: str = ""
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The hourly rollup rows of local days first_day..last_day (ISO dates, both included), as
+    (column names, rows): ~24 per day and team/skill pair, added up by the caller."""
     t = HOURS.c
     cond = [t.local_day >= first_day, t.local_day <= last_day]
     if team:
         cond.append(t.team == team)
     if skill:
         cond.append(t.skill == skill)
-    keys = [t[k] for k in by if k in HOUR_KEYS]
-    sums = [func.coalesce(func.sum(t[c]), 0).label(c) for c in HOUR_SUMS]
-    stmt = select(*keys, *sums).where(*cond)
-    if keys:
-        stmt = stmt.group_by(*keys)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    cols = (*HOUR_KEYS, *HOUR_SUMS)
+    rows = conn.execute(select(*(t[c] for c in cols)).where(*cond)).all()
+    return cols, [tuple(r) for r in rows]
 
 
 def node_sums(

@@ -18,7 +18,9 @@ class CallKpi(Base):
     __tablename__ = "call_kpi"
     __table_args__ = (
         Index("ix_call_kpi_open_queue", "ended", "offered"),
-        Index("ix_call_kpi_started_wait", "started_at", "wait_s"),
+        Index("ix_call_kpi_started_wait", "started_at", "wait_s"),  # the longest wait of a period
+        Index("ix_call_kpi_team_wait", "team", "started_at", "wait_s"),
+        Index("ix_call_kpi_skill_wait", "skill", "started_at", "wait_s"),
     )
 
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)

@@ -57,6 +57,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_call_kpi_started_at"), "call_kpi", ["started_at"], unique=False)
     op.create_index("ix_call_kpi_open_queue", "call_kpi", ["ended", "offered"], unique=False)
     op.create_index("ix_call_kpi_started_wait", "call_kpi", ["started_at", "wait_s"], unique=False)
+    op.create_index("ix_call_kpi_team_wait", "call_kpi", ["team", "started_at", "wait_s"], unique=False)
+    op.create_index("ix_call_kpi_skill_wait", "call_kpi", ["skill", "started_at", "wait_s"], unique=False)
     op.create_table(
         "kpi_hours",
         sa.Column("local_day", sa.String(length=10), nullable=False),
@@ -109,6 +111,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("kpi_node_days")
     op.drop_table("kpi_hours")
+    op.drop_index("ix_call_kpi_skill_wait", table_name="call_kpi")
+    op.drop_index("ix_call_kpi_team_wait", table_name="call_kpi")
     op.drop_index("ix_call_kpi_started_wait", table_name="call_kpi")
     op.drop_index(op.f("ix_followups_due_at"), table_name="followups")
     op.drop_index(op.f("ix_followups_surveyed_at"), table_name="followups")
