@@ -145,9 +145,10 @@ def fill(engine: Any, n: int, days: int, seed: int) -> None:
                 contribution(f, cls["category"], cls["in_sl"]),
             )
             for key, sums, marks in rollup_changes(None, (*share, funnel_marks(f))):
-                bucket = hours.setdefault(key, dict.fromkeys(sums, 0.0))
-                for k, v in sums.items():
-                    bucket[k] += v
+                for hk in (key, (key[0], key[1], "*", "*"), (key[0], -1, key[2], key[3])):  # as add_to_rollups
+                    bucket = hours.setdefault(hk, dict.fromkeys(sums, 0.0))
+                    for k, v in sums.items():
+                        bucket[k] += v
                 for node, (e, h) in marks.items():
                     nk = (key[0], key[2], key[3], node)
                     pe, ph = node_days.get(nk, (0, 0))

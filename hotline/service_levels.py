@@ -65,13 +65,14 @@ def period_summary(
     order, labels = _menu_order(str(settings.menu_path))
     with engine.connect() as conn:
         first, last = start.isoformat(), end.isoformat()
-        hour_cols, hour_rows = kpi_store.hour_rows(conn, first, last, team=team, skill=skill)
+        hour_cols, hour_rows, day_rows = kpi_store.hour_rows(conn, first, last, team=team, skill=skill)
         funnel = kpi_store.node_sums(conn, first, last, team=team, skill=skill)
         longest = kpi_store.longest_wait(conn, lo, hi, team=team, skill=skill)
         done = kpi_store.callbacks_done(conn, lo, hi)
     return summarise(
         hour_cols,
         hour_rows,
+        day_rows,
         funnel,
         tz=tz,
         start=start,

@@ -32,22 +32,31 @@ def local_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, dateti
     return lo, hi
 
 
-def group_sums(cols: Sequence[str], rows: Sequence[Sequence[Any]], key: str | None) -> dict[Any, d.Tally]:
-    """Add up rollup rows (columns ``cols``: the keys, then the `Tally` sums) per value of ``key``
-    (None: one total under the key None). numpy, so a year of hourly rows adds up in milliseconds."""
+def matrix(cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[list[str], Any]:
+    """The `Tally` sums of rollup rows as one numpy matrix (and their names), built once."""
     sums = [c for c in cols if c in TALLY_FIELDS]
+    first = len(cols) - len(sums)
+    if list(cols[first:]) != sums:
+        raise ValueError("the rollup's sums must follow its keys")
+    return sums, np.array([r[first:] for r in rows], dtype=float).reshape(len(rows), len(sums))
+
+
+def group_sums(
+    cols: Sequence[str], rows: Sequence[Sequence[Any]], key: str | None, m: tuple[list[str], Any] | None = None
+) -> dict[Any, d.Tally]:
+    """Add up rollup rows (columns ``cols``: the keys, then the `Tally` sums) per value of ``key``
+    (None: one total under the key None). numpy, so a year of rows adds up in milliseconds."""
     if not rows:
         return {}
-    idx = [cols.index(c) for c in sums]
-    values = np.array([[r[i] for i in idx] for r in rows], dtype=float)
+    sums, values = m or matrix(cols, rows)
     if key is None:
         return {None: _tally(sums, values.sum(axis=0))}
-    labels = [r[cols.index(key)] for r in rows]
-    uniq = sorted(set(labels), key=str)
-    pos = {k: i for i, k in enumerate(uniq)}
-    out = np.zeros((len(uniq), len(sums)))
-    np.add.at(out, np.array([pos[k] for k in labels]), values)
-    return {k: _tally(sums, out[i]) for k, i in pos.items()}
+    k = list(cols).index(key)
+    labels = [r[k] for r in rows]
+    pos = {v: i for i, v in enumerate(sorted(set(labels), key=str))}
+    out = np.zeros((len(pos), len(sums)))
+    np.add.at(out, np.fromiter((pos[v] for v in labels), dtype=int, count=len(labels)), values)
+    return {v: _tally(sums, out[i]) for v, i in pos.items()}
 
 
 def _tally(names: Sequence[str], vec: Any) -> d.Tally:
@@ -60,6 +69,7 @@ def _tally(names: Sequence[str], vec: Any) -> d.Tally:
 def summarise(
     cols: Sequence[str],
     rows: Sequence[Sequence[Any]],
+    day_rows: Sequence[Sequence[Any]],
     funnel: Iterable[tuple[str, int, int]],
     *,
     tz: ZoneInfo,
@@ -73,21 +83,24 @@ def summarise(
     team: str = "",
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The period [start, end] (local days, both included). ``cols``/``rows``: hourly rollups (local_day,
-    local_hour, team, skill, then `Tally` sums); ``funnel``: (node, entered, hung up there); ``order``:
-    menu nodes in menu order; ``open_hours``: local hours the agents work; ``labels``: node names."""
+    """The period [start, end] (local days, both included). ``cols``: the rollups' columns (local_day,
+    local_hour, team, skill, then `Tally` sums); ``rows``: hour rows; ``day_rows``: whole-day rows per
+    team and skill; ``funnel``: (node, entered, hung up there); ``order``: menu nodes in menu order;
+    ``open_hours``: local hours the agents work; ``labels``: node names."""
 
     def figs(t: d.Tally | None) -> d.Figures:
         return d.figures_of(t or d.Tally(), sl_threshold_s=sl_threshold_s)
 
-    total = group_sums(cols, rows, None).get(None) or d.Tally()
+    m = matrix(cols, rows)
+    total = group_sums(cols, rows, None, m).get(None) or d.Tally()
     out: dict[str, Any] = d.figures_of(total, sl_threshold_s=sl_threshold_s, callbacks_done=callbacks_done).as_dict()
     if longest_wait_s is not None:  # the rollups keep sums only; the maximum is read apart
         out["longest_wait_s"] = round(longest_wait_s, 2)
-    hours = {int(k): v for k, v in group_sums(cols, rows, "local_hour").items()}
-    days = group_sums(cols, rows, "local_day")
-    teams = {k or "": v for k, v in group_sums(cols, rows, "team").items()}
-    skills = {k or "": v for k, v in group_sums(cols, rows, "skill").items()}
+    hours = {int(k): v for k, v in group_sums(cols, rows, "local_hour", m).items()}
+    days = group_sums(cols, rows, "local_day", m)
+    dm = matrix(cols, day_rows)
+    teams = {k or "": v for k, v in group_sums(cols, day_rows, "team", dm).items()}
+    skills = {k or "": v for k, v in group_sums(cols, day_rows, "skill", dm).items()}
     names = labels or {}
     rank = {n: i for i, n in enumerate(order)}
     steps = sorted(funnel, key=lambda s: (rank.get(s[0], len(rank)), -s[1], s[0]))

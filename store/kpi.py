@@ -207,13 +207,22 @@ def _bump(conn: Connection, table: Table, keys: Mapping[str, Any], delta: Mappin
         conn.execute(update(table).where(*where).values({k: table.c[k] + v for k, v in changes.items()}))
 
 
+ALL = "*"  # team/skill of the hour rows that add up every team and skill
+WHOLE_DAY = -1  # local_hour of the rows that add up a whole day (per team and skill)
+
+
 def add_to_rollups(
     conn: Connection, hour: Mapping[str, Any], sums: Mapping[str, float], nodes: Mapping[str, tuple[int, int]]
 ) -> None:
-    """Add a change of sums to an hour's rollup row and of funnel counts, node -> (entered, hung up),
-    to the day's. ``hour``: local_day, local_hour, team and skill."""
+    """Add a change of sums to the call's hour (per team and skill, and for all of them) and to its
+    day (per team and skill), and funnel changes, node -> (entered, hung up), to the day's funnel.
+    ``hour``: local_day, local_hour, team and skill. Three rows per change keep every read small:
+    a month is ~720 hour rows plus a day row per team and skill."""
     keys = {k: hour[k] for k in HOUR_KEYS}
-    _bump(conn, HOURS, keys, {k: float(sums.get(k, 0)) for k in HOUR_SUMS})
+    delta = {k: float(sums.get(k, 0)) for k in HOUR_SUMS}
+    _bump(conn, HOURS, keys, delta)
+    _bump(conn, HOURS, {**keys, "team": ALL, "skill": ALL}, delta)
+    _bump(conn, HOURS, {**keys, "local_hour": WHOLE_DAY}, delta)
     day = {"local_day": keys["local_day"], "team": keys["team"], "skill": keys["skill"]}
     for node, (entered, hung_up) in nodes.items():
         _bump(conn, NODE_DAYS, {**day, "node": node[:64]}, {"entered": entered, "hung_up": hung_up})
@@ -221,18 +230,25 @@ def add_to_rollups(
 
 def hour_rows(
     conn: Connection, first_day: str, last_day: str, *, team: str = "", skill: str = ""
-) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """The hourly rollup rows of local days first_day..last_day (ISO dates, both included), as
-    (column names, rows): ~24 per day and team/skill pair, added up by the caller."""
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rollups of local days first_day..last_day (ISO dates, both included): (column names,
+    hour rows, day rows per team and skill). Without a team or skill filter the hour rows are the
+    all-teams ones (~24 a day); with one, that team's or skill's own."""
     t = HOURS.c
-    cond = [t.local_day >= first_day, t.local_day <= last_day]
-    if team:
-        cond.append(t.team == team)
-    if skill:
-        cond.append(t.skill == skill)
     cols = (*HOUR_KEYS, *HOUR_SUMS)
-    rows = conn.execute(select(*(t[c] for c in cols)).where(*cond)).all()
-    return cols, [tuple(r) for r in rows]
+    cond = [t.local_day >= first_day, t.local_day <= last_day]
+    picked = []
+    if team:
+        picked.append(t.team == team)
+    if skill:
+        picked.append(t.skill == skill)
+    stmt = select(*(t[c] for c in cols))
+    if picked:
+        hours = conn.execute(stmt.where(*cond, *picked, t.local_hour != WHOLE_DAY)).all()
+    else:
+        hours = conn.execute(stmt.where(*cond, t.team == ALL, t.skill == ALL)).all()
+    days = conn.execute(stmt.where(*cond, *picked, t.local_hour == WHOLE_DAY)).all()
+    return cols, [tuple(r) for r in hours], [tuple(r) for r in days]
 
 
 def node_sums(
