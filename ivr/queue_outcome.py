@@ -7,7 +7,7 @@ Hooks on the webhook blueprint (`install`):
   ``dial-leg`` event once per request (a retry of the same step finds its key and adds nothing);
 - before a final ``/ivr/status``: where the caller hung up, if the IVR had not ended the call
   (``caller-hangup`` with the node; the event's time is the hang-up time), once per call;
-- after ``/ivr/after``, a final ``/ivr/status`` and any answer that transfers: the call's facts
+- once ``/ivr/after``, a final ``/ivr/status`` or any answer that transfers is final: the call's facts
   (``kpi.facts``) rebuilt from all its stored events, and a 回访 task for a survey below 4.
 
 Rebuilding from all events is what makes retried and out-of-order callbacks harmless: the facts
@@ -22,7 +22,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, request_finished
 
 from ivr.flow import State
 from kpi.definitions import (
@@ -49,9 +49,20 @@ _WATCHED = frozenset({"/ivr/voice", "/ivr/gather", "/ivr/after", "/ivr/status", 
 
 
 def install(bp: Blueprint) -> None:
-    """Attach the hooks (after the blueprint's signature check, which runs first)."""
+    """Attach the hooks: before the view (after the blueprint's signature check, which runs first),
+    and once the answer is final (Flask's ``request_finished``: no after_request hook, so nothing
+    here can change what Twilio gets)."""
     bp.before_request(_before)
-    bp.after_request(_after)
+    name = bp.name
+
+    def finished(_sender: Any, response: Response, **_extra: Any) -> None:
+        if request.blueprint == name:
+            _after(response)
+
+    def connect(state: Any) -> None:
+        request_finished.connect(finished, state.app, weak=False)
+
+    bp.record_once(connect)
 
 
 def _ctx() -> Any:
