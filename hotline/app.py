@@ -17,6 +17,7 @@ BLUEPRINTS: list[str] = [
     # "module:attribute" of each blueprint factory ``make_blueprint(app_ctx) -> Blueprint``.
     "ivr.webhooks:register",
     "ivr.stream.routes:register",  # after ivr.webhooks: uses its flow
+    "hotline.service_levels:register",  # the 运营指标 figures the workspace shows
     "workspace:register",
     "hotline.live:register",  # after ivr.stream.routes (the hub) and workspace
 ]

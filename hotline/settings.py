@@ -83,6 +83,7 @@ class Settings:
     redis_queue: str = "hotline"  # RQ queue name (several installations can share one Redis)
     job_attempts: int = 3  # attempts per pipeline step before the call is marked failed
     job_lease_s: int = 60  # a running job whose worker is silent this long is handed to another
+    kpi_service_level_s: int = 20  # service level: share of calls answered within this many seconds
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -99,7 +100,14 @@ class Settings:
             raise SettingsError(f"HOTLINE_LIVE_ENGINE: expected vosk or whisper, got {self.live_engine!r}")
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
-        for name in ("stream_max_connections", "stream_sig_ttl_s", "live_max_calls", "live_max_viewers"):
+        positive = (
+            "stream_max_connections",
+            "stream_sig_ttl_s",
+            "live_max_calls",
+            "live_max_viewers",
+            "kpi_service_level_s",
+        )
+        for name in positive:
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
         if not 1 <= self.recording_max_mb <= 4096:

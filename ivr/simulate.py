@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urljoin, urlparse
 
@@ -106,7 +106,14 @@ class Simulator:
         max_steps: int = 40,
         post: Poster | None = None,
         echo: Callable[[str], None] | None = None,
+        leg: Mapping[str, Mapping[str, str]] | None = None,
+        hangup_after: int | None = None,
+        duration_s: int | None = None,
+        call_sid: str = "",
     ) -> None:
+        """``leg``: what the transfer's action posts, by verb ("Enqueue", "Dial"); None: the agent answers
+        (only if the script goes on). ``hangup_after``: the caller hangs up at the menu after that many
+        answers to menus. ``duration_s``: the CallDuration sent at the end (default: as measured)."""
         self.base = base_url.rstrip("/") + "/"
         self.validator = RequestValidator(token)
         self.caller, self.called = caller, called
@@ -114,7 +121,8 @@ class Simulator:
         self.max_steps = max_steps
         self.post = post or requests_poster()
         self.echo = echo or (lambda _line: None)
-        self.call_sid = "CA" + uuid.uuid4().hex
+        self.call_sid = call_sid or "CA" + uuid.uuid4().hex
+        self.leg, self.hangup_after, self.duration_s = leg, hangup_after, duration_s
         self.account_sid = "AC" + "0" * 32
 
     def _send(self, path: str, extra: dict[str, str]) -> tuple[int, str]:
@@ -135,6 +143,7 @@ class Simulator:
         todo = list(script)
         res = Result(ok=False, end="dead-end")
         started = time.monotonic()
+        answered = 0  # menus answered
         status, body = self._send("/ivr/voice", {"CallStatus": "ringing"})
         res.requests += 1
         try:
@@ -153,6 +162,10 @@ class Simulator:
                     note = " (recorded)" if tw.recording else ""
                     self.echo(f"  -> transfer by <{tw.transfer}> to {tw.transfer_target or '?'}{note}")
                     self._node(res, tw.transfer_action)
+                    if self.leg is not None and tw.transfer_action:
+                        status, body = self._send(tw.transfer_action, dict(self.leg[tw.transfer]))
+                        res.requests += 1
+                        continue
                     if not todo or not tw.transfer_action:
                         res.ok, res.end, res.detail = True, "transfer", f"{tw.transfer} {tw.transfer_target}"
                         return res
@@ -166,6 +179,14 @@ class Simulator:
                         res.end, res.detail = "dead-end", "a Gather without an action"
                         return res
                     self._node(res, action)
+                    if self.hangup_after is not None and answered >= self.hangup_after:
+                        res.ok, res.end, res.detail = (
+                            True,
+                            "caller-hang-up",
+                            f"at {res.nodes[-1] if res.nodes else '?'}",
+                        )
+                        return res
+                    answered += 1
                     step = todo.pop(0) if todo else Action("silence")
                     status, body = self._send(action, self._input(tw.gather, step))
                     res.requests += 1
@@ -180,7 +201,7 @@ class Simulator:
             res.end, res.detail = "too-long", f"no end after {self.max_steps} steps"
             return res
         finally:
-            duration = str(max(1, int(time.monotonic() - started)))
+            duration = str(self.duration_s or max(1, int(time.monotonic() - started)))
             self._send("/ivr/status", {"CallStatus": "completed", "CallDuration": duration})
 
     def _node(self, res: Result, url: str) -> None:

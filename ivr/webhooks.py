@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
+from ivr import queue_outcome
 from ivr.auth import auth_token
 from ivr.caller_text import mask_number
 from ivr.callstate import record_step, state_of
@@ -149,6 +150,7 @@ def _xml(body: str, status: int = 200) -> Response:
 
 
 bp.before_request(refuse_unsigned)
+queue_outcome.install(bp)  # queue and dial outcomes, hang-ups and the service-level facts
 
 
 def _call_sid() -> str:

@@ -11,7 +11,7 @@ import grimp
 
 from tests.conftest import ROOT
 
-PACKAGES = ("hotline", "ivr", "qa", "workspace", "live", "speech", "store", "zhtext", "datafiles")
+PACKAGES = ("hotline", "ivr", "qa", "workspace", "live", "kpi", "speech", "store", "zhtext", "datafiles")
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 
 

@@ -29,6 +29,7 @@ from workspace import (
     present,
     review,
     sampling,
+    service_levels,
     trends,
 )
 from workspace.auth import check_csrf, csrf_token, roles_required
@@ -37,7 +38,7 @@ from workspace.sampling_run import REASON_LABELS
 from workspace.web import tz
 
 bp = Blueprint("workspace", __name__, url_prefix="/qa", template_folder="templates", static_folder="static")
-for area in (auth, calls, review, disputes, calibration, sampling, exports, trends, audit, live):
+for area in (auth, calls, review, disputes, calibration, sampling, exports, trends, service_levels, live, audit):
     bp.register_blueprint(area.bp)
 
 

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "transcribe": "hotline.cli.transcribe:transcribe",
     "route": "hotline.cli.route:route",
     "live": "hotline.cli.live:live_group",
+    "kpi": "hotline.cli.kpi:kpi",
+    "report": "hotline.cli.kpi:report",
 }
 
 

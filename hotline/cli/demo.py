@@ -60,7 +60,14 @@ def _flask_poster(client: Any) -> Any:
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="wait until every call is scored")
-def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
+@click.option(
+    "--traffic",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="also N callers who self-serve, hang up in a menu, give up waiting or are answered (运营指标)",
+)
+def demo(n_calls: int, seconds: float, seed: int, wait: bool, traffic: int) -> None:
     """Simulate N calls through the IVR and the whole pipeline (transcription, redaction, scoring)."""
     from sqlalchemy import select
 
@@ -101,6 +108,13 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
     token = auth_token(settings.twilio_auth_token.reveal() if settings.twilio_auth_token else "", settings.data_dir)
     client = app.test_client()
     incoming = settings.data_dir / "demo" / "incoming"
+    if traffic:  # mixed callers first, so 运营指标 shows more than agents who always answer
+        from ivr.menu import load_menu
+        from ivr.traffic import plan_calls, run_all
+
+        plans = plan_calls(load_menu(settings.menu_path), traffic, seed)
+        run_all(plans, "http://localhost/", token, post_factory=lambda: _flask_poster(client), seed=seed)
+        click.echo(f"{traffic} callers of every kind through the IVR (see `hotline kpi`)")
     call_ids: list[int] = []
     audio_s = 0.0
     try:
@@ -140,6 +154,9 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool) -> None:
         if not call_ids:
             raise click.ClickException("no call reached an agent")
         click.echo(f"{len(call_ids)} call(s), {audio_s / 60:.1f} audio minutes queued")
+        from hotline.service_levels import rebuild
+
+        rebuild(ext["engine"], settings)  # the recorded calls got agents, teams and earlier start times
         if not wait:
             return
         states = wait_for_calls(sessions, call_ids, desc="pipeline")

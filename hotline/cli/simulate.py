@@ -53,6 +53,8 @@ class _OrderedSteps(click.Command):
 @click.option("--from", "caller", default="+8613800138000", show_default=True, help="caller number")
 @click.option("--max-steps", default=40, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--quiet", is_flag=True, help="print only the summary")
+@click.option("--calls", type=click.IntRange(1, 100_000), default=None, help="N seeded callers of every kind (traffic)")
+@click.option("--seed", type=int, default=1, show_default=True, help="seed of --calls (same seed, same callers)")
 def simulate(
     url: str,
     presses: tuple[str, ...],
@@ -64,6 +66,8 @@ def simulate(
     caller: str,
     max_steps: int,
     quiet: bool,
+    calls: int | None,
+    seed: int,
 ) -> None:
     """Call the IVR at URL as Twilio would, pressing/saying the steps in the order given.
 
@@ -84,6 +88,9 @@ def simulate(
     token = auth_token(settings.twilio_auth_token.reveal(), settings.data_dir, create=False)
     if not token:
         raise click.UsageError("set HOTLINE_TWILIO_AUTH_TOKEN (the server's token) to sign requests")
+    if calls is not None:
+        _traffic(url, token, calls, seed, settings, quiet)
+        return
     echo: Any = None if quiet else click.echo
     sim = Simulator(url, token, caller=caller, confidence=confidence, max_steps=max_steps, echo=echo)
     try:
@@ -98,3 +105,29 @@ def simulate(
         click.echo(f"expected node {expect!r} was not reached", err=True)
         code = 1
     sys.exit(code)
+
+
+def _traffic(url: str, token: str, n: int, seed: int, settings: Settings, quiet: bool) -> None:
+    """``--calls N --seed S``: callers who self-serve, hang up in a menu, give up waiting or are answered."""
+    from collections import Counter
+
+    from ivr.menu import load_menu
+    from ivr.simulate import requests_poster
+    from ivr.traffic import plan_calls, run_all
+
+    plans = plan_calls(load_menu(settings.menu_path), n, seed)
+    poster = requests_poster()
+    try:
+        results = run_all(plans, url, token, post_factory=lambda: poster, seed=seed)
+    except Exception as exc:  # connection refused, malformed TwiML: report, do not trace back
+        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(3)
+    bad = [(sid, r) for sid, r in results if not r.ok]
+    kinds = Counter(p.kind for p in plans)
+    if not quiet:
+        for (sid, r), p in zip(results, plans, strict=True):
+            click.echo(f"{sid} {p.kind:<13} {r.end:<15} {' > '.join(r.nodes)}")
+    click.echo(f"{n} calls (seed {seed}): " + ", ".join(f"{k} {kinds[k]}" for k in sorted(kinds)))
+    for sid, r in bad[:10]:
+        click.echo(f"call {sid}: {r.end} ({r.detail})", err=True)
+    sys.exit(3 if bad else 0)

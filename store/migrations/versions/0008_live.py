@@ -1,14 +1,14 @@
 """live_events: live calls' transcript turns and alerts, kept with the call
 
 Revision ID: 0008_live
-Revises: 0006_recording_trust_event_pii
+Revises: 0007_kpi
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_live"
-down_revision = "0006_recording_trust_event_pii"
+down_revision = "0007_kpi"
 branch_labels = None
 depends_on = None
 
