@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ivr.auth import public_request_url
+from ivr.config import IVR_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def signed(validator: RequestValidator, url: str, params: Mapping[str, Any], sig
 
 def refuse_unsigned() -> Response | None:
     """A 403 for a request Twilio did not sign (None: go on). Uses the app's IVR context."""
-    ctx: Signatures = current_app.extensions["hotline"]["ivr"]
+    ctx: Signatures = current_app.extensions[IVR_EXTENSION]
     if not ctx.validate_signatures:
         return None
     signature = request.headers.get("X-Twilio-Signature", "")

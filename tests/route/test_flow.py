@@ -120,7 +120,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         **os.environ,
         "HOTLINE_DATA_DIR": str(data),
         "HOTLINE_TWILIO_AUTH_TOKEN": "test-token",
-        "HOTLINE_IVR_ROUTER": "ivr.route:make_router",
+        "HOTLINE_IVR_ROUTER": "model",
     }
     port = _free_port()
     env["HOTLINE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
