@@ -36,8 +36,8 @@ from ivr.twiml import StreamMode, Urls, render, render_empty, render_fallback, r
 from store import calls as repo
 from store.callrows import CallRows
 from store.db import transaction
-from store.writer import writer_lock
 from store.numbers import NumberError, parse_finite
+from store.writer import writer_lock
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from store.base import utcnow
 from store.models import Call, CallbackRequest, CallEvent
@@ -46,7 +47,7 @@ class Prepared:
     """One statement compiled for a dialect, with its parameters' order and type conversions."""
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect) -> None:
-        compiled = stmt.compile(dialect=dialect)
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else tuple(compiled.binds)
@@ -56,15 +57,16 @@ class Prepared:
             if proc is not None:
                 convert[name] = proc
         self.convert = convert
+        self.plan = tuple((n, convert.get(n)) for n in self.names)
         # binds the statement fixed itself (a LIMIT's number): their own values
         self.fixed = {n: b.effective_value for n, b in compiled.binds.items() if b.value is not None}
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        conv = self.convert
         if self.fixed:
             values = {**self.fixed, **values}
-        out = {n: (conv[n](values[n]) if n in conv else values[n]) for n in self.names}
-        return tuple(out[n] for n in self.names) if self.positional else out
+        if self.positional:
+            return tuple([values[n] if c is None else c(values[n]) for n, c in self.plan])
+        return {n: values[n] if c is None else c(values[n]) for n, c in self.plan}
 
 
 def _reader(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any]:
@@ -85,7 +87,7 @@ def _defaults(table: Table) -> dict[str, Callable[[], Any]]:
 
 
 def _insert_on_conflict(table: Table, dialect: Dialect, columns: Sequence[str], conflict: str) -> Any:
-    values = {c: bindparam(c) for c in columns}
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
     if dialect.name == "sqlite":
         return sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=[conflict])
     if dialect.name == "postgresql":
@@ -118,9 +120,7 @@ class CallRows:
         self.callback_defaults = _defaults(CALLBACKS)
         self.callback_columns = tuple(c.name for c in CALLBACKS.c if c.name != "id")
         assert set(cb_columns) <= set(self.callback_columns)
-        self.insert_callback = Prepared(
-            insert(CALLBACKS).values({c: bindparam(c) for c in self.callback_columns}), d
-        )
+        self.insert_callback = Prepared(insert(CALLBACKS).values({c: bindparam(c) for c in self.callback_columns}), d)
         self.read_state = _reader(CALLS, "flow_state", d)
         self.read_ended = _reader(CALLS, "ended_at", d)
 

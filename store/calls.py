@@ -12,15 +12,14 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select, update
+from sqlalchemy import Engine, Table, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
-from store.models import Call, CallbackRequest, CallEvent
+from store.models import Call, CallEvent
 from store.models_pipeline import Recording
 
 WAL_LIMIT = 64 * 1024 * 1024

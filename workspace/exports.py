@@ -4,7 +4,6 @@ scorecards and summary.csv (at most 500 calls). Supervisors and admins only; bot
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, request, send_file

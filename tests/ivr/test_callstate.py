@@ -53,10 +53,12 @@ def test_a_new_call_and_its_first_step_are_one_insert(app: Any) -> None:
     ivr = app.extensions["hotline"]["ivr"]
     step = ivr.flow.step(None, Event("start"), now=OPEN)
     with ivr.rows.begin() as tx:
-        call_id = record_first_step(tx, CALL, step, f"voice:{CALL}", twiml="<Response/>", caller_masked="+86138****0000")
+        call_id = record_first_step(
+            tx, CALL, step, f"voice:{CALL}", twiml="<Response/>", caller_masked="+86138****0000"
+        )
         again = record_first_step(tx, CALL, step, f"voice:{CALL}", twiml="<Other/>", caller_masked="")
     assert call_id is not None and again is None
-    flow_state, outcome, skill, path = stored(app, CALL)
+    flow_state, _, _, path = stored(app, CALL)
     assert flow_state["_last"] == {"key": f"voice:{CALL}", "twiml": "<Response/>"} and path == list(step.state.path)
     with transaction(app.extensions["hotline"]["sessions"]) as s:
         call = repo.get_call(s, CALL)
