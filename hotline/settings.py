@@ -75,6 +75,7 @@ class Settings:
     redact_order_numbers: bool = False
     scorecard_path: Path = PROJECT_ROOT / "qa" / "scorecards" / "default.yaml"
     workers: int = 1  # in-process transcription worker processes
+    web_processes: int = 1  # `hotline serve` processes answering HTTP (webhooks, workspace) on one port
     redis_queue: str = "hotline"  # RQ queue name (several installations can share one Redis)
     job_attempts: int = 3  # attempts per pipeline step before the call is marked failed
     job_lease_s: int = 60  # a running job whose worker is silent this long is handed to another
@@ -94,7 +95,7 @@ class Settings:
             raise SettingsError(router_choice_error(self.ivr_router))
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
-        for name in ("stream_max_connections", "stream_sig_ttl_s"):
+        for name in ("stream_max_connections", "stream_sig_ttl_s", "web_processes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
         if not 1 <= self.recording_max_mb <= 4096:
