@@ -1,7 +1,7 @@
-"""Repository functions for calls, their events, callback requests and recording events.
+"""Repository functions for calls on an ORM Session: recordings, the fallback's events, lookups.
 
-Each webhook does one short transaction through these: read the call (locked where the
-database supports it), write its new state and events. Kept minimal so webhooks stay fast.
+The webhooks' per-step reads and writes (a call's state, its events, callback requests) are in
+``store.callrows``, compiled once for speed; these serve the rarer callbacks and the CLI.
 """
 
 from __future__ import annotations
