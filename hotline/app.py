@@ -121,7 +121,9 @@ def create_app(
         """People open the bare address after `make run`: send them to the QA workspace (login first)."""
         return redirect("/qa/")
 
-    ivr = webhooks.register(app, ivr_settings(settings), engine=engine, sessions=sessions, parts=parts.ivr)
+    ivr = webhooks.register(
+        app, ivr_settings(settings), engine=engine, sessions=sessions, parts=parts.ivr, shared=role != "all"
+    )
     ext["ivr"] = ivr
     ext["stream"] = stream_routes.register(app, stream_settings(settings), ivr)
     workspace.register(app, workspace_settings(settings), sessions)

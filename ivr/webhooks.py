@@ -106,9 +106,16 @@ def load_parts(settings: IvrSettings) -> IvrParts:
 
 
 def register(
-    app: Flask, settings: IvrSettings, *, engine: Engine, sessions: sessionmaker[Session], parts: IvrParts | None = None
+    app: Flask,
+    settings: IvrSettings,
+    *,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    parts: IvrParts | None = None,
+    shared: bool = False,
 ) -> IvrContext:
-    """Mount the webhooks with their context (``parts``: already loaded, else loaded here)."""
+    """Mount the webhooks with their context (``parts``: already loaded, else loaded here;
+    ``shared``: other processes of this server write to the same database)."""
     parts = parts or load_parts(settings)
     token = auth_token(settings.twilio_auth_token, settings.data_dir)
     if not settings.twilio_auth_token:
@@ -130,7 +137,7 @@ def register(
         agent_dial=settings.agent_dial,
         voice=parts.menu.voice,
         recording_hosts=settings.recording_hosts,
-        writing=writer_lock(engine),
+        writing=writer_lock(engine, processes=shared),
     )
     app.extensions[EXTENSION] = ctx
     app.register_blueprint(bp)

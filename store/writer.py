@@ -51,11 +51,15 @@ class WriterLock:
             self._fd = None
 
 
-def writer_lock(engine: Engine) -> Any:
-    """The lock a process's webhook transactions take on this engine (a no-op except on SQLite)."""
+def writer_lock(engine: Engine, *, processes: bool = False) -> Any:
+    """The lock a process's webhook transactions take on this engine (a no-op except on SQLite).
+
+    ``processes``: other processes of this server write too (``hotline serve --processes``), so
+    the lock file is taken as well; one process needs the thread lock only.
+    """
     if engine.dialect.name != "sqlite":
         return contextlib.nullcontext
     db = engine.url.database
-    if not db or db == ":memory:":
+    if not processes or not db or db == ":memory:":
         return WriterLock()
     return WriterLock(Path(db).with_name(Path(db).name + ".writer-lock"))
