@@ -16,6 +16,7 @@ from ivr.recording_url import AllowedHost, parse_hosts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WHISPER_COMPUTE_TYPES = ("float32", "int8")
+IVR_ROUTERS = ("model", "keywords")  # HOTLINE_IVR_ROUTER: the trained router, or the menu's keywords only
 
 
 class Secret(str):
@@ -54,7 +55,7 @@ class Settings:
     hours_path: Path = PROJECT_ROOT / "ivr" / "menus" / "hours.yaml"
     timezone: str = "Asia/Shanghai"
     agent_dial: str = ""  # IVR transfers: number, sip: or client: to <Dial>; empty = <Enqueue> by skill
-    ivr_router: str = "ivr.route:make_router"  # "module:factory" making the speech router; empty = menu keywords
+    ivr_router: str = "model"  # model (the trained router, ivr/route_data) | keywords (the menu's keywords only)
     shared_dir: Path = field(default_factory=_default_shared)
     models_dir: Path = Path("")  # default: data_dir/models
     speech_engine: str = "vosk"  # vosk | whisper
@@ -80,6 +81,7 @@ class Settings:
     redact_order_numbers: bool = False
     scorecard_path: Path = PROJECT_ROOT / "qa" / "scorecards" / "default.yaml"
     workers: int = 1  # in-process transcription worker processes
+    web_processes: int = 1  # `hotline serve` processes answering HTTP (webhooks, workspace) on one port
     redis_queue: str = "hotline"  # RQ queue name (several installations can share one Redis)
     job_attempts: int = 3  # attempts per pipeline step before the call is marked failed
     job_lease_s: int = 60  # a running job whose worker is silent this long is handed to another
@@ -98,6 +100,8 @@ class Settings:
             )
         if self.live_engine not in ("vosk", "whisper"):
             raise SettingsError(f"HOTLINE_LIVE_ENGINE: expected vosk or whisper, got {self.live_engine!r}")
+        if self.ivr_router not in IVR_ROUTERS:
+            raise SettingsError(router_choice_error(self.ivr_router))
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
         positive = (
@@ -106,6 +110,7 @@ class Settings:
             "live_max_calls",
             "live_max_viewers",
             "kpi_service_level_s",
+            "web_processes",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -155,6 +160,19 @@ class Settings:
             else:
                 out[f.name] = str(value)
         return out
+
+
+def router_choice_error(value: str) -> str:
+    """Why HOTLINE_IVR_ROUTER was refused, with the value to use instead (it was ``module:factory`` once)."""
+    expected = f"expected {' or '.join(IVR_ROUTERS)}"
+    if not value.strip():
+        return f"HOTLINE_IVR_ROUTER is empty: {expected} (empty used to mean the menu's keywords: set keywords)"
+    if ":" in value:
+        return (
+            f"HOTLINE_IVR_ROUTER={value!r}: a module:factory is no longer accepted, {expected} "
+            "(ivr.route:make_router is now model)"
+        )
+    return f"HOTLINE_IVR_ROUTER: {expected}, got {value!r}"
 
 
 def _check_public_url(url: str) -> None:

@@ -12,13 +12,10 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
-
 from ivr.flow import Flow
 from ivr.flow_types import State, Step
 from ivr.menu import Menu
-from store import calls as repo
-from store.calls import CALLS
+from store.callrows import CallRows, CallState, CallTx
 
 
 def state_of(data: Mapping[str, Any] | None, menu: Menu) -> State | None:
@@ -33,40 +30,64 @@ def state_of(data: Mapping[str, Any] | None, menu: Menu) -> State | None:
     return state if state.node in menu.nodes else None
 
 
-def record_step(
-    conn: Connection, call: repo.CallState, step: Step, key: str, *, twiml: str | None, caller: str = ""
-) -> None:
-    """Write one step: the new state (with the answer ``twiml`` for retries, if any), events and
-    the call's summary. ``key`` makes the write idempotent; ``caller``: the number for a callback."""
+def step_values(outcome: str, step: Step, key: str, twiml: str | None) -> dict[str, Any]:
+    """The call's columns after ``step`` (pure): the new state (with the answer ``twiml`` kept for
+    retries, if any), the menu path, and the summary (outcome, skill, survey score) it changed.
+    ``outcome``: the call's stored outcome."""
     st = step.state
     last = {"key": key, "twiml": twiml} if twiml is not None else None
     values: dict[str, Any] = {"flow_state": {**st.to_dict(), "_last": last}, "menu_path": list(st.path)}
-    if st.outcome and st.outcome != call.outcome:
+    if st.outcome and st.outcome != outcome:
         values["outcome"] = st.outcome
     if step.action == "transfer" and step.skill:
         values["skill"] = step.skill
     if step.survey_score is not None:
         values["survey_score"] = step.survey_score
+    return values
+
+
+def step_events(step: Step) -> list[tuple[str, str, Mapping[str, Any]]]:
+    return [(n.kind, n.node, n.detail) for n in step.notes]
+
+
+def record_step(tx: CallTx, call: CallState, step: Step, key: str, *, twiml: str | None, caller: str = "") -> None:
+    """Write one step: the new state, events and the call's summary. ``key`` makes the write
+    idempotent; ``caller``: the number for a callback request, if the caller asked for one."""
     if step.callback is not None:
-        repo.add_callback_request(conn, call.id, number=caller, skill=step.callback)
-    repo.save_step(conn, call.id, values, ((n.kind, n.node, n.detail) for n in step.notes), request_key=key)
+        tx.add_callback_request(call.id, number=caller, skill=step.callback)
+    tx.save_step(call.id, step_values(call.outcome, step, key, twiml), step_events(step), request_key=key)
+
+
+def record_first_step(
+    tx: CallTx, call_sid: str, step: Step, key: str, *, twiml: str | None, caller_masked: str, caller: str = ""
+) -> int | None:
+    """A new call and its first step in one INSERT (then its events); None if the call already exists."""
+    values = {
+        "caller_masked": caller_masked,
+        "status": "in-progress",
+        **step_values("", step, key, twiml),
+    }
+    call_id = tx.create(call_sid, values)
+    if call_id is None:
+        return None
+    if step.callback is not None:
+        tx.add_callback_request(call_id, number=caller, skill=step.callback)
+    tx.add_events(call_id, step_events(step), request_key=key)
+    return call_id
 
 
 class CallStates:
     """The streams' state store: the same column, and the same writer lock, as the webhooks."""
 
-    def __init__(self, engine: Engine, flow: Flow, writing: Callable[[], Any] = contextlib.nullcontext) -> None:
-        self.engine, self.flow, self.writing = engine, flow, writing
+    def __init__(self, rows: CallRows, flow: Flow, writing: Callable[[], Any] = contextlib.nullcontext) -> None:
+        self.rows, self.flow, self.writing = rows, flow, writing
 
     def load(self, call_sid: str) -> State | None:
-        with self.engine.connect() as conn:
-            call_id = repo.find_call_id(conn, call_sid)
-            if call_id is None:
-                return None
-            data = conn.execute(select(CALLS.c.flow_state).where(CALLS.c.id == call_id)).scalar()
-        return state_of(data, self.flow.menu)
+        with self.rows.begin() as tx:
+            call = tx.state(call_sid, lock=False)
+        return None if call is None else state_of(call.flow_state, self.flow.menu)
 
     def save(self, call_sid: str, step: Step) -> None:
-        with self.writing(), self.engine.begin() as conn:
-            call, _ = repo.load_state(conn, call_sid)
-            record_step(conn, call, step, f"stream:{call_sid}:{step.state.seq}", twiml=None)
+        with self.writing(), self.rows.begin() as tx:
+            call, _ = tx.load_or_create(call_sid)
+            record_step(tx, call, step, f"stream:{call_sid}:{step.state.seq}", twiml=None)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, request, request_finished
 
-from ivr.flow import State
+from ivr.flow_types import State
 from kpi.definitions import (
     LOW_SURVEY,
     SL_THRESHOLD_S,
@@ -35,7 +35,6 @@ from kpi.definitions import (
     stored_class,
 )
 from kpi.facts import DIAL_STATUSES, QUEUE_RESULTS, CallFacts, EventRow, facts_of
-from store import calls as repo
 from store import kpi as kpi_store
 from store.numbers import NumberError, parse_finite
 
@@ -131,23 +130,23 @@ def _record_leg(sid: str) -> None:
     seq = request.args.get("s", "")
     key = f"leg:{sid}:{seq if seq.isdigit() and len(seq) < 9 else '-'}"
     ctx = _ctx()
-    with ctx.writing(), ctx.engine.begin() as conn:
-        call, _ = repo.load_state(conn, sid)
-        if repo.seen_key(conn, call.id, key):
+    with ctx.writing(), ctx.rows.begin() as tx:
+        call, _ = tx.load_or_create(sid)
+        if tx.seen_key(call.id, key):
             return
         node = str(call.flow_state.get("node") or "")
-        repo.save_step(conn, call.id, {}, [(kind, node[:64], detail)], request_key=key)
+        tx.save_step(call.id, {}, [(kind, node[:64], detail)], request_key=key)
     log.info("ivr: call %s %s %s", sid, kind, detail.get("result") or detail.get("status"))
 
 
 def _record_hangup(sid: str) -> None:
     ctx = _ctx()
     key = f"hangup:{sid}"
-    with ctx.writing(), ctx.engine.begin() as conn:
-        cid = repo.find_call_id(conn, sid)
-        if cid is None or repo.seen_key(conn, cid, key):
+    with ctx.writing(), ctx.rows.begin() as tx:
+        call = tx.state(sid)
+        if call is None or tx.seen_key(call.id, key):
             return
-        call, _ = repo.load_state(conn, sid)
+        cid = call.id
         data = call.flow_state or {}
         try:
             state = State.from_dict(data) if data.get("node") else None
@@ -155,7 +154,7 @@ def _record_hangup(sid: str) -> None:
             state = None
         if state is None or state.phase == "ended":
             return  # the IVR ended the call (or never began it): not a caller's hang-up
-        repo.save_step(conn, cid, {}, [("caller-hangup", state.node[:64], {"phase": state.phase})], request_key=key)
+        tx.save_step(cid, {}, [("caller-hangup", state.node[:64], {"phase": state.phase})], request_key=key)
 
 
 def _after(resp: Response) -> Response:
@@ -188,7 +187,7 @@ def refresh(sid: str) -> None:
     tz = ZoneInfo(str(getattr(settings, "timezone", "Asia/Shanghai")))
     sl = float(getattr(settings, "kpi_service_level_s", SL_THRESHOLD_S))
     with ctx.writing(), ctx.engine.begin() as conn:
-        cid = repo.find_call_id(conn, sid)
+        cid = kpi_store.call_id_of(conn, sid)
         if cid is not None:
             refresh_call(conn, cid, kinds, tz=tz, sl_threshold_s=sl)
 

@@ -372,5 +372,5 @@ def load_router(menu: Menu | str | Path | None = None, data_dir: str | Path | No
 
 
 def make_router(menu: Menu) -> Router:
-    """Factory for ``HOTLINE_IVR_ROUTER=ivr.route:make_router`` (the webhooks pass their loaded menu)."""
+    """The trained router for ``HOTLINE_IVR_ROUTER=model`` (the webhooks pass their loaded menu)."""
     return load_router(menu)

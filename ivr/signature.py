@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ivr.auth import public_request_url
+from ivr.config import IVR_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,14 @@ def signed(validator: RequestValidator, url: str, params: Mapping[str, Any], sig
 
 def refuse_unsigned() -> Response | None:
     """A 403 for a request Twilio did not sign (None: go on). Uses the app's IVR context."""
-    ctx: Signatures = current_app.extensions["hotline"]["ivr"]
+    ctx: Signatures = current_app.extensions[IVR_EXTENSION]
     if not ctx.validate_signatures:
         return None
     signature = request.headers.get("X-Twilio-Signature", "")
-    full_path = request.full_path if request.query_string else request.path
-    url = public_request_url(ctx.public_url, request.url, full_path)
+    if ctx.public_url:  # the usual case: no need to rebuild the URL from the Host header
+        url = public_request_url(ctx.public_url, "", request.full_path if request.query_string else request.path)
+    else:
+        url = request.url
     if not signature or not signed(ctx.validator, url, request.form, signature):
         log.warning("ivr: refused %s %s: %s signature", request.method, request.path, "bad" if signature else "no")
         return Response("forbidden: bad or missing X-Twilio-Signature\n", status=403, mimetype="text/plain")

@@ -9,39 +9,43 @@ Logs carry CallSids and node ids only, never digits, speech or phone numbers.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
-import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from ivr import queue_outcome
 from ivr.auth import auth_token
 from ivr.caller_text import mask_number
-from ivr.callstate import record_step, state_of
+from ivr.callstate import record_first_step, record_step, state_of
+from ivr.config import IVR_EXTENSION, ROUTERS, IvrSettings
 from ivr.flow import Flow
 from ivr.flow_types import Event, State, Step
-from ivr.hours import load_hours
-from ivr.menu import load_menu
+from ivr.hours import Hours, load_hours
+from ivr.menu import Menu, load_menu
 from ivr.recording_url import AllowedHost, RecordingUrlError
 from ivr.recording_url import check as check_recording_url
 from ivr.routing import SpeechRouter
 from ivr.signature import refuse_unsigned
 from ivr.twiml import StreamMode, Urls, render, render_empty, render_fallback, render_hold
 from store import calls as repo
+from store.callrows import CallRows
 from store.db import transaction
 from store.numbers import NumberError, parse_finite
+from store.writer import writer_lock
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ivr", __name__, url_prefix="/ivr")
+EXTENSION = IVR_EXTENSION
 
 SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 TERMINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
@@ -52,6 +56,21 @@ MAX_CALL_S = 24 * 3600.0  # Twilio's longest call (timeLimit) is 24 h
 TWIML = "application/xml"
 
 
+RecordingHook = Callable[[int, int], None]  # (call id, recording id) -> None, e.g. the pipeline's admit
+
+
+@dataclass(frozen=True)
+class IvrParts:
+    """What the IVR loads from its data files at start: a broken file stops start-up, never a call.
+
+    Loaded once per server (`load_parts`); ``hotline serve --processes N`` shares them by fork.
+    """
+
+    menu: Menu
+    hours: Hours
+    router: SpeechRouter | None  # None: the menu's keywords
+
+
 @dataclass
 class IvrContext:
     """What the webhooks share: the flow engine, rendering options and the request validator."""
@@ -60,23 +79,16 @@ class IvrContext:
     validator: RequestValidator
     sessions: sessionmaker[Session]
     engine: Engine
+    rows: CallRows  # the hot path's statements (new call, step, status)
     public_url: str = ""
     validate_signatures: bool = True
     agent_dial: str = ""
     voice: str = ""
     urls: Urls = field(default_factory=Urls)
     recording_hosts: tuple[AllowedHost, ...] = ()  # HOTLINE_RECORDING_HOSTS, besides Twilio's API host
-    write_lock: Any = None  # SQLite: one writer at a time in this process
+    writing: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext  # SQLite: `store.writer`
     streams: StreamMode | None = None  # HOTLINE_STREAM_MODE (set by ivr.stream.routes.register)
-
-    def writing(self) -> Any:
-        """Serialise this process's webhook transactions on SQLite.
-
-        SQLite allows one writer; without this, threads that find the database locked sleep in
-        SQLite's busy handler (1, 2, 5 … 100 ms steps) and the slowest requests pay for it.
-        A Python lock hands the turn over at once. Other databases need no such lock.
-        """
-        return self.write_lock or contextlib.nullcontext()
+    on_recording: RecordingHook | None = None  # a stored recording goes on (the pipeline), set by the app
 
     def answer(self, step: Step, *, opening: bool = False) -> str:
         """The step as TwiML, in the stream mode's form if there is one (``opening``: the call's first
@@ -89,14 +101,26 @@ class IvrContext:
         return self.streams.sign(twiml, call_sid) if self.streams else twiml
 
 
-def register(app: Flask) -> None:
-    """Load the menu and hours (a broken menu stops start-up here) and mount the webhooks."""
-    ext = app.extensions["hotline"]
-    settings = ext["settings"]  # hotline.settings.Settings (not imported: ivr sits below hotline)
+def load_parts(settings: IvrSettings) -> IvrParts:
+    """Read and check the menu, the hours and the router's data (MenuError, HoursError, RouterError)."""
     menu = load_menu(settings.menu_path)
     hours = load_hours(settings.hours_path, default_tz=settings.timezone)
-    router = make_router(settings.ivr_router, menu)
-    token = auth_token(settings.twilio_auth_token.reveal() if settings.twilio_auth_token else "", settings.data_dir)
+    return IvrParts(menu, hours, build_router(settings.router, menu))
+
+
+def register(
+    app: Flask,
+    settings: IvrSettings,
+    *,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    parts: IvrParts | None = None,
+    shared: bool = False,
+) -> IvrContext:
+    """Mount the webhooks with their context (``parts``: already loaded, else loaded here;
+    ``shared``: other processes of this server write to the same database)."""
+    parts = parts or load_parts(settings)
+    token = auth_token(settings.twilio_auth_token, settings.data_dir)
     if not settings.twilio_auth_token:
         log.warning(
             "HOTLINE_TWILIO_AUTH_TOKEN is not set: webhooks accept only requests signed with the local "
@@ -104,44 +128,57 @@ def register(app: Flask) -> None:
         )
     if not settings.validate_signatures:
         log.warning("HOTLINE_VALIDATE_SIGNATURES=false: webhook signatures are NOT checked")
-    repo.background_checkpoints(ext["engine"])
-    ext["ivr"] = IvrContext(
-        flow=Flow(menu, hours, router),
+    repo.background_checkpoints(engine)
+    ctx = IvrContext(
+        flow=Flow(parts.menu, parts.hours, parts.router),
         validator=RequestValidator(token),
-        sessions=ext["sessions"],
-        engine=ext["engine"],
-        public_url=str(settings.public_url),
-        validate_signatures=bool(settings.validate_signatures),
-        agent_dial=str(settings.agent_dial),
-        voice=menu.voice,
-        recording_hosts=settings.allowed_recording_hosts(),
-        write_lock=threading.Lock() if ext["engine"].dialect.name == "sqlite" else None,
+        sessions=sessions,
+        engine=engine,
+        rows=CallRows(engine),
+        public_url=settings.public_url,
+        validate_signatures=settings.validate_signatures,
+        agent_dial=settings.agent_dial,
+        voice=parts.menu.voice,
+        recording_hosts=settings.recording_hosts,
+        writing=writer_lock(engine, processes=shared),
     )
+    app.extensions[EXTENSION] = ctx
     app.register_blueprint(bp)
+    return ctx
 
 
 class RouterError(ValueError):
     """HOTLINE_IVR_ROUTER cannot be built for this menu; the server refuses to start."""
 
 
-def make_router(spec: str, menu: Any) -> SpeechRouter | None:
-    """``module:factory`` -> factory(menu), a SpeechRouter; empty means the menu's keywords."""
-    if not spec:
+def build_router(choice: str, menu: Menu) -> SpeechRouter | None:
+    """``model``: the trained router (ivr/route_data), checked against the menu; ``keywords``: None
+    (the flow routes by the menu's own keywords)."""
+    if choice == "keywords":
         return None
-    module, _, attr = spec.partition(":")
+    if choice != "model":
+        raise RouterError(f"HOTLINE_IVR_ROUTER: expected {' or '.join(ROUTERS)}, got {choice!r}")
+    from ivr.route import make_router  # the trained model: loaded only when chosen
+
     try:
-        factory = getattr(importlib.import_module(module), attr or "make_router")
-        router: SpeechRouter = factory(menu)
-    except (ImportError, AttributeError, ValueError, OSError) as exc:
+        return make_router(menu)
+    except (ValueError, OSError) as exc:
         raise RouterError(
-            f"HOTLINE_IVR_ROUTER={spec}: {exc} (retrain with .venv/bin/python scripts/train_router.py "
-            "after a menu change, or set HOTLINE_IVR_ROUTER= to route by the menu's keywords only)"
+            f"HOTLINE_IVR_ROUTER=model: {exc} (retrain with .venv/bin/python scripts/train_router.py "
+            "after a menu change, or set HOTLINE_IVR_ROUTER=keywords to route by the menu's keywords only)"
         ) from exc
-    return router
+
+
+def context(app: Flask) -> IvrContext:
+    """The IVR's context on this app (`register` put it there)."""
+    ctx = app.extensions.get(EXTENSION)
+    if not isinstance(ctx, IvrContext):
+        raise RuntimeError("ivr.webhooks.register has not run on this app")
+    return ctx
 
 
 def _ctx() -> IvrContext:
-    ctx: IvrContext = current_app.extensions["hotline"]["ivr"]
+    ctx: IvrContext = current_app.extensions[EXTENSION]
     return ctx
 
 
@@ -203,20 +240,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _apply(conn: Connection, call: repo.CallState, step: Step, key: str, twiml: str) -> None:
-    """Write one step with its answer (for retries): `ivr.callstate.record_step`."""
-    record_step(conn, call, step, key, twiml=twiml, caller=request.form.get("From", ""))
-
-
-def advance(kind: str, event_of: Any) -> Response:
+def advance(kind: str, event_of: Callable[[], Event]) -> Response:
     """One flow step for this call, exactly once per request: the body of /gather and /after, and
     of the streams' redirect targets (``kind`` keys the request; ``event_of()`` makes its event)."""
     ctx = _ctx()
     sid = _call_sid()
     seq = _seq()
     key = f"{kind}:{sid}:{seq}"
-    with ctx.writing(), ctx.engine.begin() as conn:
-        call, _ = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
+    form = request.form
+    with ctx.writing(), ctx.rows.begin() as tx:
+        call, _ = tx.load_or_create(sid, caller_masked=mask_number(form.get("From", "")))
         state = _state_of(call.flow_state)
         last = call.flow_state.get("_last") or {}
         if state is not None and last.get("key") == key:
@@ -233,7 +266,7 @@ def advance(kind: str, event_of: Any) -> Response:
         else:
             step = ctx.flow.step(state, event_of(), now=now)
         twiml = ctx.answer(step)
-        _apply(conn, call, step, key, twiml)
+        record_step(tx, call, step, key, twiml=twiml, caller=form.get("From", ""))
     log.info("ivr: call %s step %s -> %s (%s)", sid, seq, step.node, step.action)
     return _xml(twiml)
 
@@ -244,18 +277,25 @@ def _state_of(data: dict[str, Any] | None) -> State | None:
 
 @bp.post("/voice")
 def voice() -> Response:
-    """A call starts: create its record and answer with the welcome and the main menu."""
+    """A call starts: create its record and answer with the welcome and the main menu.
+
+    A new call is one INSERT with its first state (the welcome does not depend on the store), then
+    its events; a call that exists already (a retry, or a status callback came first) is read.
+    """
     ctx = _ctx()
     sid = _call_sid()
     key = f"voice:{sid}"
-    with ctx.writing(), ctx.engine.begin() as conn:
-        call, created = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
-        last = call.flow_state.get("_last") or {}
-        if not created and last.get("twiml"):
-            return _xml(ctx.opened(str(last["twiml"]), sid))  # Twilio retried, or re-fetched the voice URL
-        step = ctx.flow.step(None, Event("start"), now=_now())
-        twiml = ctx.answer(step, opening=True)
-        _apply(conn, call, step, key, twiml)
+    form = request.form
+    step = ctx.flow.step(None, Event("start"), now=_now())
+    twiml = ctx.answer(step, opening=True)
+    caller, masked = form.get("From", ""), mask_number(form.get("From", ""))
+    with ctx.writing(), ctx.rows.begin() as tx:
+        if record_first_step(tx, sid, step, key, twiml=twiml, caller_masked=masked, caller=caller) is None:
+            call, _ = tx.load_or_create(sid, caller_masked=masked)
+            last = call.flow_state.get("_last") or {}
+            if last.get("twiml"):
+                return _xml(ctx.opened(str(last["twiml"]), sid))  # Twilio retried, or re-fetched the voice URL
+            record_step(tx, call, step, key, twiml=twiml, caller=caller)
     log.info("ivr: call %s started", sid)
     return _xml(ctx.opened(twiml, sid))
 
@@ -294,19 +334,19 @@ def status() -> Response:
         abort(400, description=f"CallStatus must be one of {', '.join(STATUS_RANK)}")
     parent = request.form.get("ParentCallSid", "")
     key = f"status:{sid}:{call_status}"
-    with ctx.writing(), ctx.engine.begin() as conn:
+    with ctx.writing(), ctx.rows.begin() as tx:
         if parent and SID_RE.match(parent):  # the agent leg of a <Dial>: note it on the caller's call
-            pid = repo.find_call_id(conn, parent)
-            if pid is not None and not repo.seen_key(conn, pid, key):
-                repo.save_step(conn, pid, {}, [("agent-leg", "", {"status": call_status})], request_key=key)
+            pid = tx.call_id(parent)
+            if pid is not None and not tx.seen_key(pid, key):
+                tx.save_step(pid, {}, [("agent-leg", "", {"status": call_status})], request_key=key)
             return _xml(render_empty())
-        call, _ = repo.load_state(conn, sid, caller_masked=mask_number(request.form.get("From", "")))
-        if repo.seen_key(conn, call.id, key):
+        call, _ = tx.load_or_create(sid, caller_masked=mask_number(request.form.get("From", "")))
+        if tx.seen_key(call.id, key):
             return _xml(render_empty())
         detail: dict[str, Any] = {"status": call_status}
         if call_status and STATUS_RANK[call_status] <= STATUS_RANK.get(call.status, -1):
             detail["ignored"] = f"after {call.status}"  # late or replayed: the call never moves backwards
-            repo.save_step(conn, call.id, {}, [("status", "", detail)], request_key=key)
+            tx.save_step(call.id, {}, [("status", "", detail)], request_key=key)
             log.info("ivr: call %s status %s ignored (already %s)", sid, call_status, call.status)
             return _xml(render_empty())
         values: dict[str, Any] = {"status": call_status} if call_status else {}
@@ -321,9 +361,9 @@ def status() -> Response:
             if duration is not None:
                 values["duration_s"] = duration
             values["outcome"] = call.outcome or outcome
-            values["ended_at"] = repo.ended_now(conn, call.id)
+            values["ended_at"] = tx.ended_at(call.id)
             detail["outcome"] = values["outcome"]
-        repo.save_step(conn, call.id, values, [("status", "", detail)], request_key=key)
+        tx.save_step(call.id, values, [("status", "", detail)], request_key=key)
     log.info("ivr: call %s status %s", sid, call_status)
     return _xml(render_empty())
 
@@ -371,8 +411,8 @@ def recording() -> Response:
         log.warning("ivr: call %s recording %s refused: the RecordingSid belongs to another call", sid, rec_sid)
         return Response("RecordingSid belongs to another call\n", status=409, mimetype="text/plain")
     log.info("ivr: call %s recording %s %s", sid, rec_sid, rec_status)
-    hook = current_app.extensions["hotline"].get("on_recording")
-    if ref is not None and callable(hook):
+    hook = ctx.on_recording
+    if ref is not None and hook is not None:
         try:
             hook(ref.call_id, ref.recording_id)
         except Exception:

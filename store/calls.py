@@ -1,7 +1,7 @@
-"""Repository functions for calls, their events, callback requests and recording events.
+"""Repository functions for calls on an ORM Session: recordings, the fallback's events, lookups.
 
-Each webhook does one short transaction through these: read the call (locked where the
-database supports it), write its new state and events. Kept minimal so webhooks stay fast.
+The webhooks' per-step reads and writes (a call's state, its events, callback requests) are in
+``store.callrows``, compiled once for speed; these serve the rarer callbacks and the CLI.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select, update
+from sqlalchemy import Engine, Table, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
-from store.models import Call, CallbackRequest, CallEvent
+from store.models import Call, CallEvent
 from store.models_pipeline import Recording
 
 WAL_LIMIT = 64 * 1024 * 1024
@@ -94,94 +93,6 @@ def create_call(
     return call
 
 
-# Built once: constructing statements per request costs more than running them on SQLite.
-_SELECT_STATE = select(CALLS.c.id, CALLS.c.flow_state, CALLS.c.outcome, CALLS.c.status).where(
-    CALLS.c.call_sid == bindparam("sid")
-)
-_SELECT_STATE_LOCKED = _SELECT_STATE.with_for_update()
-_INSERT_EVENTS = insert(EVENTS)
-
-
-@lru_cache(maxsize=64)
-def _update_for(columns: tuple[str, ...]) -> Any:
-    return update(CALLS).where(CALLS.c.id == bindparam("cid")).values({c: bindparam(f"v_{c}") for c in columns})
-
-
-@dataclass(frozen=True)
-class CallState:
-    """The few columns a webhook needs to take a step (read without loading the whole row)."""
-
-    id: int
-    flow_state: dict[str, Any]
-    outcome: str
-    status: str = ""
-
-
-def load_state(conn: Connection, call_sid: str, *, caller_masked: str = "") -> tuple[CallState, bool]:
-    """The call's id, flow state and outcome, creating the call if it is new.
-
-    Core on a plain Connection (``engine.begin()``): a third of the cost of an ORM Session,
-    and this runs on every webhook.
-    """
-    t = CALLS
-    stmt = _SELECT_STATE if conn.dialect.name == "sqlite" else _SELECT_STATE_LOCKED
-    params = {"sid": call_sid}
-    row = conn.execute(stmt, params).first()
-    if row is not None:
-        return CallState(row.id, row.flow_state or {}, row.outcome or "", row.status or ""), False
-    values = {
-        "call_sid": call_sid,
-        "caller_masked": caller_masked,
-        "started_at": utcnow(),
-        "menu_path": [],
-        "flow_state": {},
-        "status": "in-progress",
-        "outcome": "",
-    }
-    try:
-        with conn.begin_nested():
-            new_id = conn.execute(insert(t).values(**values).returning(t.c.id)).scalar_one()
-    except IntegrityError:  # the same CallSid inserted concurrently
-        row = conn.execute(stmt, params).one()
-        return CallState(row.id, row.flow_state or {}, row.outcome or "", row.status or ""), False
-    return CallState(new_id, {}, "", "in-progress"), True
-
-
-def find_call_id(conn: Connection, call_sid: str) -> int | None:
-    return conn.execute(select(CALLS.c.id).where(CALLS.c.call_sid == call_sid)).scalar()
-
-
-def seen_key(conn: Connection, call_id: int, request_key: str) -> bool:
-    """Whether an event for this request was already stored (a retried callback)."""
-    stmt = select(EVENTS.c.id).where(EVENTS.c.call_id == call_id, EVENTS.c.request_key == request_key).limit(1)
-    return conn.execute(stmt).first() is not None
-
-
-def ended_now(conn: Connection, call_id: int) -> datetime:
-    """The call's end time: the one already recorded, else now."""
-    return conn.execute(select(CALLS.c.ended_at).where(CALLS.c.id == call_id)).scalar() or utcnow()
-
-
-def save_step(
-    conn: Connection,
-    call_id: int,
-    values: Mapping[str, Any],
-    events: Iterable[tuple[str, str, Mapping[str, Any]]],
-    *,
-    request_key: str = "",
-) -> None:
-    """Write one flow step: changed call columns and its events, in two statements."""
-    if values:
-        conn.execute(_update_for(tuple(sorted(values))), {"cid": call_id, **{f"v_{k}": v for k, v in values.items()}})
-    now = utcnow()
-    rows = [
-        {"call_id": call_id, "at": now, "kind": k, "node": n, "detail": dict(d), "request_key": request_key}
-        for k, n, d in events
-    ]
-    if rows:
-        conn.execute(_INSERT_EVENTS, rows)
-
-
 def get_or_create_call(session: Session, call_sid: str, *, caller_masked: str = "") -> tuple[Call, bool]:
     """Existing call or a new one; a concurrent insert of the same CallSid is resolved, not raised."""
     call = get_call(session, call_sid, lock=True)
@@ -215,12 +126,6 @@ def seen_request(session: Session, call: Call, request_key: str) -> bool:
     return session.scalars(stmt).first() is not None
 
 
-def add_callback_request(conn: Connection, call_id: int, *, number: str, skill: str) -> None:
-    """The one place the caller's full number is kept: we need it to call back."""
-    table: Table = CallbackRequest.__table__  # type: ignore[assignment]
-    conn.execute(
-        insert(table).values(call_id=call_id, number=number[:32], skill=skill, requested_at=utcnow(), status="open")
-    )
 
 
 class RecordingConflict(Exception):

@@ -37,6 +37,11 @@ CALL_COLUMNS = ("id", "started_at", "ended_at", "status", "duration_s", "outcome
 FACT_COLUMNS = tuple(c.name for c in FACTS.columns)
 
 
+def call_id_of(conn: Connection, call_sid: str) -> int | None:
+    """The id of the call with this CallSid, or None."""
+    return conn.execute(select(Call.id).where(Call.call_sid == call_sid)).scalar()
+
+
 def call_and_events(conn: Connection, call_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The call's row and its fact-bearing events (at, kind, node, detail), or None if no such call."""
     row = conn.execute(select(*(CALLS.c[c] for c in CALL_COLUMNS)).where(CALLS.c.id == call_id)).mappings().first()

@@ -22,15 +22,18 @@ the CLI). Data comes from the store's modules (``store.search``, ``store.reviews
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from workspace.web import WorkspaceContext, WorkspaceSettings, install
 
 
-def register(app: Flask) -> None:
-    """Mount the workspace on ``app`` (listed in ``hotline.app.BLUEPRINTS``)."""
+def register(app: Flask, settings: WorkspaceSettings, sessions: sessionmaker[Session]) -> None:
+    """Mount the workspace on ``app`` (by the composition root, ``hotline.app``)."""
     from workspace.auth import configure_cookies, init_login
     from workspace.site import bp
 
-    settings = app.extensions["hotline"]["settings"]
-    configure_cookies(app, str(getattr(settings, "public_url", "") or ""))
+    install(app, WorkspaceContext(settings, sessions))
+    configure_cookies(app, settings.public_url)
     app.config["MAX_CONTENT_LENGTH"] = max(int(app.config.get("MAX_CONTENT_LENGTH") or 0), 1024 * 1024)
     init_login(app)
     app.register_blueprint(bp)

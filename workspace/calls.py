@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -113,7 +112,7 @@ def call_page(call_id: int) -> Any:
     items = present.clean_items(d.score.items) if d.score else {}
     details = dict(d.score.details or {}) if d.score else {}
     lines = present.transcript_lines(d.transcript.data if d.transcript else None, items, details)
-    caller_ch = int(getattr(settings(), "caller_channel", 0))
+    caller_ch = settings().caller_channel
     return render_template(
         "workspace/call.html",
         d=d,
@@ -136,7 +135,7 @@ def call_page(call_id: int) -> Any:
 def audio(call_id: int) -> Any:
     """The recording with HTTP range support (seeking). A listen is audited when the file is read
     from its start (the player's and the waveform's requests), once per user and call in 10 min."""
-    data_dir = Path(settings().data_dir).resolve()
+    data_dir = settings().data_dir.resolve()
     with transaction(sessions()) as s:
         rec = search.recording_for(s, call_id)
         if rec is None:

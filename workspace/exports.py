@@ -4,7 +4,6 @@ scorecards and summary.csv (at most 500 calls). Supervisors and admins only; bot
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, request, send_file
@@ -51,6 +50,6 @@ def export_zip() -> Any:
     f = parse_filter(request.args)
     with transaction(sessions()) as s:
         ids = [r.id for r in search.iter_calls(s, f, limit=writers.MAX_ZIP_CALLS)]
-        fh, n_audio = writers.build_zip(s, ids, Path(settings().data_dir), tz())
+        fh, n_audio = writers.build_zip(s, ids, settings().data_dir, tz())
         audit(s, int(current_user.id), "export", "calls_zip", "", calls=len(ids), recordings=n_audio)
     return send_file(fh, mimetype="application/zip", as_attachment=True, download_name="calls-export.zip")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
@@ -182,7 +181,7 @@ def sample_zip(sample_id: int) -> Any:
     with transaction(sessions()) as s:
         smp, picks = _picks_or_404(s, sample_id)
         notes = {p.call_id: f"{p.detail}（{name or '未分配'}）" for p, name in picks}
-        fh, n_audio = writers.build_zip(s, [p.call_id for p, _ in picks], Path(settings().data_dir), tz(), notes)
+        fh, n_audio = writers.build_zip(s, [p.call_id for p, _ in picks], settings().data_dir, tz(), notes)
         audit(s, int(current_user.id), "export", "sample", sample_id, calls=len(picks), recordings=n_audio)
         name = f"sample-{smp.team}-{smp.week}-{smp.id}.zip"
     return send_file(fh, mimetype="application/zip", as_attachment=True, download_name=name)

@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app
+from sqlalchemy.orm import Session, sessionmaker
+
+EXTENSION = "hotline.workspace"  # app.extensions key of the WorkspaceContext
 
 
-def settings() -> Any:
-    return current_app.extensions["hotline"]["settings"]
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """The few settings the workspace uses (built by the composition root, ``hotline.app``)."""
+
+    data_dir: Path  # recordings (and the zips built from them) are under it
+    public_url: str = ""  # https: cookies are marked Secure
+    timezone: str = "Asia/Shanghai"  # pages show local times, list filters take local days
+    caller_channel: int = 0  # which channel of a two-channel recording is the caller
 
 
-def sessions() -> Any:
+@dataclass(frozen=True)
+class WorkspaceContext:
+    settings: WorkspaceSettings
+    sessions: sessionmaker[Session]
+
+
+def install(app: Flask, ctx: WorkspaceContext) -> None:
+    app.extensions[EXTENSION] = ctx
+
+
+def context() -> WorkspaceContext:
+    ctx = current_app.extensions.get(EXTENSION)
+    if not isinstance(ctx, WorkspaceContext):
+        raise RuntimeError("workspace.register has not run on this app")
+    return ctx
+
+
+def settings() -> WorkspaceSettings:
+    return context().settings
+
+
+def sessions() -> sessionmaker[Session]:
     """The store's session factory, for ``store.db.transaction``."""
-    return current_app.extensions["hotline"]["sessions"]
+    return context().sessions
 
 
 def tz() -> str:
     """The hotline's time zone: pages show local times, list filters take local days."""
-    return str(getattr(settings(), "timezone", "Asia/Shanghai"))
+    return settings().timezone

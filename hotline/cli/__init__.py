@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Any
 
 import click
@@ -49,7 +50,8 @@ def cli(log_level: str | None) -> None:
     """hotline: IVR, transcription and QA for the 950618 customer-service line."""
     from hotline.settings import Settings
 
-    level = log_level or Settings.from_env().log_level
+    # read directly: a bad value of another setting is reported by the command, not as a traceback here
+    level = log_level or os.environ.get("HOTLINE_LOG_LEVEL") or Settings.log_level
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

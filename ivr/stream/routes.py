@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
 from ivr.callstate import CallStates
+from ivr.config import StreamSettings
 from ivr.flow import Flow
 from ivr.flow_types import Event
 from ivr.signature import refuse_unsigned
@@ -25,57 +25,53 @@ from ivr.stream.live_twiml import start_live_stream
 from ivr.stream.session import SessionConfig
 from ivr.stream.signing import StreamAnswers, ws_url
 from ivr.stream.transport import mount
-from ivr.webhooks import advance
+from ivr.webhooks import IvrContext, advance
 from speech.stt import Transcriber
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ivr_stream", __name__, url_prefix="/ivr/stream")
+STREAM_EXTENSION = "hotline.stream"  # app.extensions key of the StreamHub
 bp.before_request(refuse_unsigned)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, settings: StreamSettings, ivr: IvrContext) -> StreamHub:
     """Build the hub from the settings, mount the WebSocket route and the redirect targets, and
-    tell the webhooks the mode. Needs ``ivr.webhooks:register`` to have run first."""
+    tell the webhooks (``ivr``, from ``ivr.webhooks.register``) the mode."""
     from ivr.auth import auth_token
     from ivr.prompts_audio import PromptAudio, prompt_texts
 
-    ext = app.extensions["hotline"]
-    settings = ext["settings"]
-    ivr = ext["ivr"]  # ivr.webhooks.IvrContext
     flow: Flow = ivr.flow
-    configured = settings.twilio_auth_token.reveal() if settings.twilio_auth_token else ""
-    token = auth_token(configured, settings.data_dir)
-    model_spec = str(settings.stream_model or settings.vosk_model or "cn")
+    token = auth_token(settings.twilio_auth_token, settings.data_dir)
+    model_spec = settings.model
 
     def engine() -> Transcriber:
         return load_engine(model_spec, settings.models_dir)
 
-    recorded = settings.stream_prompts_dir if str(settings.stream_prompts_dir) not in ("", ".") else None
-    prompts = PromptAudio(settings.data_dir / "prompts", str(settings.stream_tts), recorded)
+    prompts = PromptAudio(settings.data_dir / "prompts", settings.tts, settings.prompts_dir)
     prompts.remember(prompt_texts(flow))  # only the menu's own texts are cached, never a read-back
-    mode = str(settings.stream_mode or "")
+    mode = settings.mode
     if mode not in ("", "1", "2"):
         raise ValueError(f"HOTLINE_STREAM_MODE must be 1, 2 or empty, not {mode!r}")
     stream_url = configured_stream_url(settings)
-    modes = ((mode,) if mode else ()) + (("live",) if getattr(settings, "live_calls", False) else ())
+    modes = ((mode,) if mode else ()) + (("live",) if settings.live_calls else ())
     hub = StreamHub(
         config=SessionConfig(flow=flow, token=token, modes=modes),
         speech=engine,
-        redirector=TwilioRedirector(str(settings.twilio_account_sid), token, str(settings.public_url)),
-        states=CallStates(ivr.engine, flow, ivr.writing),
+        redirector=TwilioRedirector(settings.twilio_account_sid, token, settings.public_url),
+        states=CallStates(ivr.rows, flow, ivr.writing),
         prompts=prompts,
-        max_connections=int(settings.stream_max_connections),
+        max_connections=settings.max_connections,
         stream_url=stream_url,
-        check_handshake=bool(settings.validate_signatures),
-        require_handshake_signature=bool(settings.stream_require_handshake_signature),
+        check_handshake=settings.validate_signatures,
+        require_handshake_signature=settings.require_handshake_signature,
     )
-    ext["stream"] = hub
+    app.extensions[STREAM_EXTENSION] = hub
     mount(app, hub)
     app.register_blueprint(bp)
     if "live" in modes:
         live_url = stream_url
-        ttl = int(settings.stream_sig_ttl_s)
+        ttl = settings.sig_ttl_s
 
         @app.after_request
         def _live_stream(resp: Response) -> Response:
@@ -91,15 +87,16 @@ def register(app: Flask) -> None:
             return resp
 
     if mode:
-        ivr.streams = StreamAnswers(mode, token, stream_url, int(settings.stream_sig_ttl_s))
+        ivr.streams = StreamAnswers(mode, token, stream_url, settings.sig_ttl_s)
         threading.Thread(target=_warm_up, args=(hub, mode), name="stream-warm-up", daemon=True).start()
+    return hub
 
 
-def configured_stream_url(settings: Any) -> str:
+def configured_stream_url(settings: StreamSettings) -> str:
     """The stream URL from the settings alone ("" when only a request's host could tell)."""
-    if settings.stream_url:
-        return str(settings.stream_url)
-    return ws_url(str(settings.public_url)) if settings.public_url else ""
+    if settings.url:
+        return settings.url
+    return ws_url(settings.public_url) if settings.public_url else ""
 
 
 def _warm_up(hub: StreamHub, mode: str) -> None:

@@ -168,7 +168,9 @@ def serve_websockets(hub: StreamHub, host: str, port: int) -> Any:
 
 def start_ws_server(app: Flask, host: str, port: int) -> Any:
     """Start `serve_websockets` in a daemon thread for this app's hub (used by ``hotline serve``)."""
-    hub: StreamHub = app.extensions["hotline"]["stream"]
+    hub = app.extensions.get("hotline.stream")
+    if not isinstance(hub, StreamHub):
+        raise RuntimeError("ivr.stream.routes.register has not run on this app")
     if not hub.config.modes:
         log.info("stream: Media Streams are off (HOTLINE_STREAM_MODE is empty): no WebSocket server")
         return None

@@ -38,3 +38,27 @@ def test_stream_limits_must_be_positive() -> None:
     for name in ("HOTLINE_STREAM_MAX_CONNECTIONS", "HOTLINE_STREAM_SIG_TTL_S"):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: "0"})
+
+
+def test_ivr_router_is_a_plain_choice() -> None:
+    assert Settings().ivr_router == "model"
+    assert Settings.from_env({"HOTLINE_IVR_ROUTER": "keywords"}).ivr_router == "keywords"
+    with pytest.raises(SettingsError, match=r"HOTLINE_IVR_ROUTER: expected model or keywords, got 'regex'"):
+        Settings.from_env({"HOTLINE_IVR_ROUTER": "regex"})
+
+
+def test_old_router_values_fail_with_the_new_spelling() -> None:
+    with pytest.raises(SettingsError, match=r"'ivr\.route:make_router'.*module:factory.*now model"):
+        Settings.from_env({"HOTLINE_IVR_ROUTER": "ivr.route:make_router"})
+    with pytest.raises(SettingsError, match=r"HOTLINE_IVR_ROUTER is empty.*set keywords"):
+        Settings.from_env({"HOTLINE_IVR_ROUTER": ""})
+
+
+def test_serve_refuses_an_old_router_value(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hotline.cli import cli
+
+    env = {"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_IVR_ROUTER": "tests.plug:router", "HOTLINE_DATABASE_URL": ""}
+    result = CliRunner().invoke(cli, ["serve", "--ws-port", "0"], env=env)
+    assert result.exit_code == 1 and "refusing to start" in result.output and "tests.plug:router" in result.output

@@ -359,7 +359,7 @@ def http_app(data_dir: Path) -> Iterator[tuple[Post, Menu]]:
 
     settings = Settings(data_dir=data_dir, twilio_auth_token=Secret(TOKEN), public_url="http://localhost")
     app = create_app(settings)
-    app.extensions["hotline"]["on_recording"] = lambda call_id, rec_id: None  # fuzz the webhooks, not downloads
+    app.extensions["hotline"]["ivr"].on_recording = lambda call_id, rec_id: None  # fuzz the webhooks, not downloads
     client = app.test_client()
 
     def post(path: str, form: dict[str, str]) -> Any:

@@ -206,5 +206,5 @@ def test_serve_refuses_router_data_that_does_not_fit_the_menu(tmp_path: Path, se
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(RouterError, match=r"payment\.crossborder.*train_router"):
-        create_app(settings.with_(menu_path=edited, ivr_router="ivr.route:make_router"))
-    create_app(settings.with_(menu_path=edited, ivr_router=""))  # keywords only: starts
+        create_app(settings.with_(menu_path=edited, ivr_router="model"))
+    create_app(settings.with_(menu_path=edited, ivr_router="keywords"))  # keywords only: starts

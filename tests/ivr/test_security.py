@@ -67,7 +67,7 @@ def test_signed_recording_callback_with_a_bad_url_stores_nothing_and_fails_the_c
     app: Any, tw: SignedClient, url: str
 ) -> None:
     seen: list[tuple[int, int]] = []
-    app.extensions["hotline"]["on_recording"] = lambda c, r: seen.append((c, r))
+    app.extensions["hotline"]["ivr"].on_recording = lambda c, r: seen.append((c, r))
     r = tw.post("/ivr/recording", _recording(url))
     assert r.status_code == 400 and "RecordingUrl" in r.get_data(as_text=True)
     assert _rows(app, Recording) == [] and seen == []
@@ -83,7 +83,7 @@ def test_twilio_recording_url_and_listed_hosts_are_accepted(settings: Settings) 
 
     app = create_app(settings.with_(recording_hosts="media.example.com, http://127.0.0.1:8765"))
     tw = SignedClient(app.test_client())
-    app.extensions["hotline"]["on_recording"] = lambda c, r: None
+    app.extensions["hotline"]["ivr"].on_recording = lambda c, r: None
     try:
         assert tw.post("/ivr/recording", _recording(TWILIO_URL)).status_code == 200
         ok = ["https://media.example.com/a/b.wav", "http://127.0.0.1:8765/c.wav"]
@@ -97,7 +97,7 @@ def test_twilio_recording_url_and_listed_hosts_are_accepted(settings: Settings) 
 
 
 def test_a_bad_url_later_does_not_fail_a_call_that_has_its_recording(app: Any, tw: SignedClient) -> None:
-    app.extensions["hotline"]["on_recording"] = lambda c, r: None
+    app.extensions["hotline"]["ivr"].on_recording = lambda c, r: None
     assert tw.post("/ivr/recording", _recording(TWILIO_URL)).status_code == 200
     assert tw.post("/ivr/recording", _recording("file:///etc/passwd", rec="RE" + "78" * 16)).status_code == 400
     call = _call(app)
@@ -119,7 +119,7 @@ def test_bad_recording_hosts_setting_is_refused_at_start() -> None:
 
 
 def test_a_recording_sid_of_another_call_is_refused_not_repointed(app: Any, tw: SignedClient) -> None:
-    app.extensions["hotline"]["on_recording"] = lambda c, r: None
+    app.extensions["hotline"]["ivr"].on_recording = lambda c, r: None
     assert tw.post("/ivr/recording", _recording(TWILIO_URL)).status_code == 200
     r = tw.post("/ivr/recording", _recording(TWILIO_URL, sid=OTHER))
     assert r.status_code == 409 and "another call" in r.get_data(as_text=True)
@@ -156,7 +156,7 @@ def test_unknown_call_status_is_400(tw: SignedClient) -> None:
 
 @pytest.mark.parametrize("bad", ["inf", "-inf", "nan", "1e999", "-5", "9e9", "12abc", "0x10"])
 def test_non_finite_numbers_are_never_stored(app: Any, tw: SignedClient, bad: str) -> None:
-    app.extensions["hotline"]["on_recording"] = lambda c, r: None
+    app.extensions["hotline"]["ivr"].on_recording = lambda c, r: None
     tw.post("/ivr/voice", {"CallSid": SID})
     assert tw.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed", "CallDuration": bad}).status_code == 200
     call = _call(app)

@@ -121,7 +121,7 @@ def test_retried_webhooks_are_idempotent(app: Any, tw: SignedClient) -> None:
 def test_recording_stored_once_and_hook_called(app: Any, tw: SignedClient) -> None:
     start(tw)
     seen: list[tuple[int, int]] = []
-    app.extensions["hotline"]["on_recording"] = lambda call_id, rec_id: seen.append((call_id, rec_id))
+    app.extensions["hotline"]["ivr"].on_recording = lambda call_id, rec_id: seen.append((call_id, rec_id))
     form = {
         "CallSid": SID,
         "RecordingSid": "RE" + "cd" * 16,
@@ -146,7 +146,7 @@ def test_recording_hook_failure_asks_twilio_to_retry(app: Any, tw: SignedClient)
     def boom(call_id: int, rec_id: int) -> None:
         raise RuntimeError("queue down")
 
-    app.extensions["hotline"]["on_recording"] = boom
+    app.extensions["hotline"]["ivr"].on_recording = boom
     form = {
         "CallSid": SID,
         "RecordingSid": "RE" + "ef" * 16,
@@ -264,7 +264,7 @@ def test_internal_error_still_answers_with_speech(app: Any, tw: SignedClient, mo
         raise RuntimeError("database gone")
 
     monkeypatch.setattr("store.calls.get_or_create_call", broken)
-    monkeypatch.setattr("store.calls.load_state", broken)
+    monkeypatch.setattr("store.callrows.CallRows.begin", broken)
     r = tw.post("/ivr/voice", {"CallSid": SID, "From": FROM})
     assert r.status_code == 200 and ET.fromstring(r.data).find("Enqueue") is not None
     r = tw.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed"})
@@ -295,16 +295,19 @@ def test_without_a_token_only_the_local_dev_token_signs(settings: Settings) -> N
 
 
 def plug_router(menu: Any) -> Any:
-    """A router factory for HOTLINE_IVR_ROUTER: everything goes to 会员 > PLUS."""
+    """A router of our own: everything goes to 会员 > PLUS."""
     from ivr.routing import RouteResult
 
     return lambda text, node: RouteResult("member.plus", 0.99)
 
 
-def test_router_plugged_in_by_setting(settings: Settings) -> None:
-    from hotline.app import create_app
+def test_router_plugged_in_by_the_composition_root(settings: Settings) -> None:
+    from dataclasses import replace
 
-    app = create_app(settings.with_(ivr_router="tests.ivr.test_webhooks:plug_router"))
+    from hotline.app import create_app, load_parts
+
+    parts = load_parts(settings.with_(ivr_router="keywords"))
+    app = create_app(settings, parts=replace(parts, ivr=replace(parts.ivr, router=plug_router(parts.ivr.menu))))
     tw = SignedClient(app.test_client())
     action = start(tw)
     r = tw.post(action, {"CallSid": SID, "SpeechResult": "随便说点什么", "Confidence": "0.9"})

@@ -97,7 +97,7 @@ def test_duplicate_callback_one_job_and_failed_enqueue_answers_5xx(settings: Set
             raise OperationalError("INSERT INTO jobs", {}, Exception("database is locked"))
         real_hook(call_id, recording_id)
 
-    ext["on_recording"] = flaky_hook
+    ext["ivr"].on_recording = flaky_hook
     params = recording_callback("CA" + "d" * 32, "RE" + "d" * 32, f"{base}/a.wav", 1)
     try:
         first = signed_post(client, settings, "/ivr/recording", params)

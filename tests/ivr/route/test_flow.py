@@ -104,7 +104,7 @@ def test_unclear_request_is_not_routed(flow: Flow) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    with hotline_serve(tmp_path_factory.mktemp("route-serve"), HOTLINE_IVR_ROUTER="ivr.route:make_router") as served:
+    with hotline_serve(tmp_path_factory.mktemp("route-serve"), HOTLINE_IVR_ROUTER="model") as served:
         yield served
 
 
