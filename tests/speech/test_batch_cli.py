@@ -306,3 +306,15 @@ def test_worker_peak_memory_is_its_own() -> None:
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     del ballast
     assert 5 < child < 300
+
+
+def test_run_batch_reports_every_file_when_the_workers_cannot_start(tmp_path: Path) -> None:
+    """A model that fails to load breaks the pool for every pending file at once: each is reported
+    (with the progress callback) as failed, not a KeyError out of the loop."""
+    inbox = _inbox(tmp_path, ["ko_delivery_16k.wav", "ko_delivery_8k.ul", "ko_call_8k_stereo.wav"])
+    spec = EngineSpec("vosk", str(tmp_path / "no-such-model"), "ko")
+    seen: list[str] = []
+    summary = run_batch(collect_inputs([inbox]), tmp_path / "out", spec, jobs=1, progress=lambda r: seen.append(r.path))
+    assert len(summary.failed) == 3 and not summary.done
+    assert {r.error for r in summary.failed} == {"worker process died"}
+    assert sorted(seen) == sorted(r.path for r in summary.results)
