@@ -282,7 +282,9 @@ def _model_root(path: Path) -> Path | None:
 def download(
     name: str, models_dir: Path, progress: Callable[[int, int], None] | None = None, timeout: float = 30.0
 ) -> Path:
-    """Download an official model zip, verify it, install it. Needs network access."""
+    """Download an official model zip, verify it, install it. Needs network access.
+
+    ``timeout`` bounds connecting (and each read, at most 30 s): an unreachable host fails fast."""
     import requests
 
     name = canonical(name)
@@ -296,7 +298,7 @@ def download(
         tmp = Path(f.name)
     try:
         try:
-            with requests.get(info.url, stream=True, timeout=timeout) as resp:
+            with requests.get(info.url, stream=True, timeout=(timeout, max(timeout, 30.0))) as resp:
                 resp.raise_for_status()
                 total = int(resp.headers.get("content-length", 0))
                 done = 0
