@@ -44,6 +44,7 @@ ID_WORDS = ("身份证", "证件号", "身份号")
 BANK_WORDS = ("银行卡", "卡号", "信用卡", "储蓄卡", "借记卡", "账号", "账户")
 ORDER_WORDS = ("订单", "单号", "运单", "快递单", "物流单")
 CONTEXT_CHARS = 10
+AFTER_CHARS = 6  # "，是这个订单吗": an order word this close after a number names it
 # Spoken hesitations between the groups of a number read aloud ("138 嗯 1234 嗯 5678"). A gap of
 # these (and separators) joins groups only after a phone/ID/bank-card cue, and the joined digits
 # must then have a number's shape by themselves, so prices and dates said with pauses stay.
@@ -140,6 +141,17 @@ def _id_like(d: str) -> bool:
     return False
 
 
+def _luhn(d: str) -> bool:
+    """The check digit bank cards carry (ISO/IEC 7812)."""
+    total = 0
+    for i, ch in enumerate(reversed(d)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
 def _mobile(d: str) -> bool:
     if len(d) == 11 and d[0] == "1" and d[1] in "3456789":
         return True
@@ -202,18 +214,39 @@ def _filler_spans(text: str, policy: Policy) -> list[Span]:
     return spans
 
 
+def _order_context(before: str, after: str) -> bool:
+    """An order number is being read: an order word just before it (no phone, ID or card word
+    there), or just after it (…，是这个订单吗 / …这个订单开票)."""
+    if any(w in before for w in CUE_WORDS):
+        return False
+    return any(w in before for w in ORDER_WORDS) or any(w in after for w in ORDER_WORDS)
+
+
 def _plain_spans(text: str, policy: Policy) -> list[Span]:
     spans: list[Span] = []
     for start, end, digits, groups, _ in _runs(text):
         if len(digits) < 7 or _service_number(digits):
             continue
         context = text[max(0, start - CONTEXT_CHARS) : start]
+        after = text[end : end + AFTER_CHARS]
+        ordered = _order_context(context, after)
+        shape = classify(digits, "", policy, fallback=False)
+        if ordered and shape == BANK_CARD and not _luhn(digits):
+            shape = None  # order numbers read back to back make 16-19 digits; a card's check digit decides
+        shaped = shape is not None
         parts: list[Span] = []
         # Groups whose whole does not have a number's shape may be several numbers, or a number
-        # and a word after a comma ("13812345678，3点以后"): split by shape first.
-        if len(groups) > 1 and classify(digits, "", policy, fallback=False) is None:
-            parts = _split_groups(text, start, groups, policy)
-        tag = None if parts else classify(digits, context, policy)
+        # and a word after a comma ("13812345678，3点以后"): split by shape first. Where order numbers
+        # are read, their groups are not pieced into landlines or cards (12-digit order numbers read
+        # in fours make 16-digit "cards"); only a mobile among them is.
+        if len(groups) > 1 and not shaped:
+            parts = _split_groups(text, start, groups, policy, mobiles_only=ordered)
+        if parts:
+            tag = None
+        elif ordered and not shaped:
+            tag = classify(digits, context + "订单", policy)  # an order number (or several), by its context
+        else:
+            tag = classify(digits, context, policy)
         if tag is not None:
             spans.append(_with_prefix(text, Span(start, end, tag, digits)))
         spans.extend(parts)
@@ -230,10 +263,13 @@ def _with_prefix(text: str, span: Span) -> Span:
     return replace(span, start=s)
 
 
-def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> list[Span]:
+def _split_groups(
+    text: str, start: int, groups: list[int], policy: Policy, *, mobiles_only: bool = False
+) -> list[Span]:
     """Several numbers read back to back ("13812345678 13987654321"): classify group sequences.
 
-    Only by shape (context words could make any 7-digit tail a "phone"): mobile, landline, ID, card.
+    Only by shape (context words could make any 7-digit tail a "phone"): mobile, landline, ID, card;
+    ``mobiles_only`` (order numbers being read) keeps mobiles only.
     """
     # character offsets of each group in the text
     bounds: list[tuple[int, int]] = []
@@ -254,6 +290,8 @@ def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> l
         found = None
         for j in range(len(groups), i, -1):
             seg = "".join(DIGIT_CHARS.get(c, "") for c in text[bounds[i][0] : bounds[j - 1][1]])
+            if mobiles_only and not _mobile(seg):
+                continue
             if len(seg) >= 7 and (tag := classify(seg, "", policy, fallback=False)) is not None:
                 found = (j, Span(bounds[i][0], bounds[j - 1][1], tag, seg))
                 break

@@ -218,3 +218,25 @@ def test_utterance_without_words_and_transcript_flag() -> None:
     untouched = Utterance("agent", 0, 1, "您好", _words(["您好"]))
     assert redact_utterance(untouched) is untouched
     assert redact_transcript(t, order_numbers=True).redacted
+
+
+# Order numbers read in groups, as a recognizer writes them: never pieced into a phone or a card
+# (issue 14: an order number split into a "phone number" earned a verification item on call audio).
+ORDER_READ = [
+    ("订单编号8212 5856 6873,8391 1340 0130,8142 5753 6116", None),  # 16-digit "cards", a landline
+    ("订单编号：8212 5856 6873，8391 1340 0130", None),
+    ("8212 5856 6873 8391，是这个订单吗", None),  # read back, with a digit too many
+    ("订单号821258566873，13812345678", f"订单号821258566873，{PHONE}"),  # a mobile after it still is one
+    ("订单号821258566873，138 1234 5678", f"订单号821258566873，{PHONE}"),
+    ("订单号 8212 5856 6873，电话 0755 1234 5678", f"订单号 8212 5856 6873，电话 {PHONE}"),
+    ("6222 0212 3456 7890", BANK_CARD),  # no order context: the card shape stands
+    ("4539 5787 6362 1486，这个订单", f"{BANK_CARD}，这个订单"),  # passes the card check digit: a card
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ORDER_READ)
+def test_order_numbers_read_in_groups_are_not_phones_or_cards(text: str, expected: str | None) -> None:
+    assert redact_text(text) == (text if expected is None else expected)
+    if expected is None:  # with the option on, they are order numbers
+        assert PHONE not in redact_text(text, Policy(order_numbers=True))
+        assert BANK_CARD not in redact_text(text, Policy(order_numbers=True))
