@@ -141,3 +141,6 @@ def test_call_page_shows_review_marks_with_their_audio_time(ws: Any, as_user: An
     assert "按读音匹配（把握 31%）" in row_html
     assert 'data-time="">待确认 —' in row_html  # the broken mark: no time, a generic reason
     assert html.count("needs-review") == 1  # only that item
+    # the list's 待人工确认 filter finds the call (the checkbox was there, the filter dropped it)
+    listed = as_user("qa1").get("/qa/calls?flag=needs_review").get_data(as_text=True)
+    assert '<b id="total">1</b>' in listed and _ids_in_order(listed) == [cid]
