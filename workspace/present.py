@@ -108,7 +108,8 @@ def review_marks(item: Any) -> list[ReviewMark]:
         t, e, conf = shown(m.get("time")), shown(m.get("end")), shown(m.get("conf"))
         t = t if t is not None and t >= 0 else None
         e = e if e is not None and t is not None and e >= t else None
-        phrase = m.get("phrase") if isinstance(m.get("phrase"), str) else ""
+        raw = m.get("phrase")
+        phrase = raw if isinstance(raw, str) else ""
         reason = REVIEW_REASONS.get(str(m.get("reason")), "待人工确认")
         conf = conf if conf is not None and 0.0 <= conf <= 1.0 else None
         out.append(ReviewMark(reason, t, e, phrase[:40], conf))
