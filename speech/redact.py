@@ -37,6 +37,7 @@ DIGIT_CHARS: dict[str, str] = {
 }  # fmt: skip
 X_CHARS = frozenset("Xx叉")
 SEPARATORS = frozenset(" -‐–—_.·,，、")
+COMMAS = frozenset(",，、")  # separators between numbers (spaces and dashes also split one number's groups)
 MAX_SEP = 2  # at most this many separator characters between two digits of one number
 
 PHONE_WORDS = ("电话", "手机", "号码", "联系方式", "联系电话", "拨打", "座机", "微信")
@@ -237,10 +238,10 @@ def _plain_spans(text: str, policy: Policy) -> list[Span]:
         parts: list[Span] = []
         # Groups whose whole does not have a number's shape may be several numbers, or a number
         # and a word after a comma ("13812345678，3点以后"): split by shape first. Where order numbers
-        # are read, their groups are not pieced into landlines or cards (12-digit order numbers read
-        # in fours make 16-digit "cards"); only a mobile among them is.
+        # are read, only at commas: their groups are not pieced into phones or cards (12-digit order
+        # numbers read in fours make 16-digit "cards"; "8 15 75 75 36 110" holds a "mobile").
         if len(groups) > 1 and not shaped:
-            parts = _split_groups(text, start, groups, policy, mobiles_only=ordered)
+            parts = _split_groups(text, start, groups, policy, at_commas=ordered)
         if parts:
             tag = None
         elif ordered and not shaped:
@@ -263,13 +264,13 @@ def _with_prefix(text: str, span: Span) -> Span:
     return replace(span, start=s)
 
 
-def _split_groups(
-    text: str, start: int, groups: list[int], policy: Policy, *, mobiles_only: bool = False
-) -> list[Span]:
+def _split_groups(text: str, start: int, groups: list[int], policy: Policy, *, at_commas: bool = False) -> list[Span]:
     """Several numbers read back to back ("13812345678 13987654321"): classify group sequences.
 
-    Only by shape (context words could make any 7-digit tail a "phone"): mobile, landline, ID, card;
-    ``mobiles_only`` (order numbers being read) keeps mobiles only.
+    Only by shape (context words could make any 7-digit tail a "phone"): mobile, landline, ID, card.
+    ``at_commas`` (order numbers being read): a number starts and ends only at the run's ends or at a
+    comma, because a recognizer writes the digits of one number as tokens with spaces between
+    ("订单编号8 15 75 75 36 110" is one order number, not 8 and the mobile 15757536110).
     """
     # character offsets of each group in the text
     bounds: list[tuple[int, int]] = []
@@ -284,15 +285,21 @@ def _split_groups(
                 seen += 1
             pos += 1
         bounds.append((s, pos))
+    # strong[k]: a comma (not just a space or dash) between group k-1 and group k; the run's ends count
+    strong = [True] + [any(c in COMMAS for c in text[bounds[k - 1][1] : bounds[k][0]]) for k in range(1, len(bounds))]
+    strong.append(True)
     out: list[Span] = []
     i = 0
     while i < len(groups):
         found = None
         for j in range(len(groups), i, -1):
-            seg = "".join(DIGIT_CHARS.get(c, "") for c in text[bounds[i][0] : bounds[j - 1][1]])
-            if mobiles_only and not _mobile(seg):
+            if at_commas and not (strong[i] and strong[j]):
                 continue
-            if len(seg) >= 7 and (tag := classify(seg, "", policy, fallback=False)) is not None:
+            seg = "".join(DIGIT_CHARS.get(c, "") for c in text[bounds[i][0] : bounds[j - 1][1]])
+            tag = classify(seg, "", policy, fallback=False) if len(seg) >= 7 else None
+            if at_commas and tag == BANK_CARD and not _luhn(seg):
+                tag = None  # order numbers read together: a card needs its check digit
+            if tag is not None:
                 found = (j, Span(bounds[i][0], bounds[j - 1][1], tag, seg))
                 break
         if found:

@@ -226,6 +226,7 @@ ORDER_READ = [
     ("订单编号8212 5856 6873,8391 1340 0130,8142 5753 6116", None),  # 16-digit "cards", a landline
     ("订单编号：8212 5856 6873，8391 1340 0130", None),
     ("8212 5856 6873 8391，是这个订单吗", None),  # read back, with a digit too many
+    ("订单号 8 15 75 75 36 110，13812345678", f"订单号 8 15 75 75 36 110，{PHONE}"),
     ("订单号821258566873，13812345678", f"订单号821258566873，{PHONE}"),  # a mobile after it still is one
     ("订单号821258566873，138 1234 5678", f"订单号821258566873，{PHONE}"),
     ("订单号 8212 5856 6873，电话 0755 1234 5678", f"订单号 8212 5856 6873，电话 {PHONE}"),
@@ -240,3 +241,16 @@ def test_order_numbers_read_in_groups_are_not_phones_or_cards(text: str, expecte
     if expected is None:  # with the option on, they are order numbers
         assert PHONE not in redact_text(text, Policy(order_numbers=True))
         assert BANK_CARD not in redact_text(text, Policy(order_numbers=True))
+
+
+def test_an_order_number_in_recognised_tokens_is_not_a_phone() -> None:
+    """calls-dev call-11 as whisper heard it: the digit tokens of one order number joined with spaces
+    held an 11-digit tail with a mobile's shape (15757536110), redacted as [电话]."""
+    tokens = ["订", "单", "编", "号", "8", "15", "75", "75", "36", "110"]
+    words = tuple(Word(t, 0.6 + i * 0.3, 0.9 + i * 0.3, 0.6) for i, t in enumerate(tokens))
+    u = Utterance("customer", 0.6, 3.9, "订单编号815757536110", words=words)
+    assert redact_utterance(u) is u
+    assert ORDER in redact_utterance(u, Policy(order_numbers=True)).text
+    assert redact_text("订单编号8 15 75 75 36 110") == "订单编号8 15 75 75 36 110"
+    # the same tokens without an order word are a run of digits nothing names: the mobile stands
+    assert PHONE in redact_text("8 15 75 75 36 110")
