@@ -11,6 +11,7 @@ numerals (三百八十九元, 十点半, 2024年3月15日) and are left alone. P
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from speech.types import Transcript, Utterance, Word
@@ -45,6 +46,7 @@ ID_WORDS = ("身份证", "证件号", "身份号")
 BANK_WORDS = ("银行卡", "卡号", "信用卡", "储蓄卡", "借记卡", "账号", "账户")
 ORDER_WORDS = ("订单", "单号", "运单", "快递单", "物流单")
 CONTEXT_CHARS = 10
+LEAD_GAP_S = 5.0  # an utterance's context includes the one before it when it ended this close
 AFTER_CHARS = 6  # "，是这个订单吗": an order word this close after a number names it
 # Spoken hesitations between the groups of a number read aloud ("138 嗯 1234 嗯 5678"). A gap of
 # these (and separators) joins groups only after a phone/ID/bank-card cue, and the joined digits
@@ -191,8 +193,17 @@ def classify(digits: str, context: str, policy: Policy, fallback: bool = True) -
     return None
 
 
-def find_spans(text: str, policy: Policy = Policy()) -> list[Span]:
-    """PII spans, in order: plain digit runs, and numbers read with fillers after a cue word."""
+def find_spans(text: str, policy: Policy = Policy(), lead: str = "") -> list[Span]:
+    """PII spans, in order: plain digit runs, and numbers read with fillers after a cue word.
+
+    ``lead``: words said just before ``text`` (the question a number answers, "您电话多少"); they
+    are context only: spans are offsets in ``text``, and a number starting in ``lead`` is not one.
+    """
+    if lead:
+        n = len(lead)
+        return [
+            replace(sp, start=sp.start - n, end=sp.end - n) for sp in find_spans(lead + text, policy) if sp.start >= n
+        ]
     spans = _plain_spans(text, policy)
     for joined in _filler_spans(text, policy):
         inside = [sp for sp in spans if sp.start < joined.end and joined.start < sp.end]
@@ -310,9 +321,9 @@ def _split_groups(text: str, start: int, groups: list[int], policy: Policy, *, a
     return out
 
 
-def redact_text(text: str, policy: Policy = Policy()) -> str:
+def redact_text(text: str, policy: Policy = Policy(), lead: str = "") -> str:
     out, last = [], 0
-    for sp in find_spans(text, policy):
+    for sp in find_spans(text, policy, lead):
         out.append(text[last : sp.start])
         out.append(sp.tag)
         last = sp.end
@@ -332,10 +343,10 @@ def _word_offsets(words: tuple[Word, ...]) -> tuple[str, list[tuple[int, int]]]:
     return text, offs
 
 
-def redact_words(words: tuple[Word, ...], policy: Policy = Policy()) -> tuple[Word, ...]:
+def redact_words(words: tuple[Word, ...], policy: Policy = Policy(), lead: str = "") -> tuple[Word, ...]:
     """Words with PII spans merged into one tagged word (first start, last end, lowest conf)."""
     text, offs = _word_offsets(words)
-    spans = find_spans(text, policy)
+    spans = find_spans(text, policy, lead)
     if not spans:
         return words
     out: list[Word] = []
@@ -362,19 +373,34 @@ def redact_words(words: tuple[Word, ...], policy: Policy = Policy()) -> tuple[Wo
     return tuple(out)
 
 
-def redact_utterance(u: Utterance, policy: Policy = Policy()) -> Utterance:
+def redact_utterance(u: Utterance, policy: Policy = Policy(), lead: str = "") -> Utterance:
+    """``lead``: the words just before (see ``find_spans``), e.g. the other party's question."""
     if u.words:
-        words = redact_words(u.words, policy)
+        words = redact_words(u.words, policy, lead)
         if words is u.words:
             return u
         return replace(u, words=words, text=join_tokens(w.text for w in words))
-    text = redact_text(u.text, policy)
+    text = redact_text(u.text, policy, lead)
     return u if text == u.text else replace(u, text=text)
 
 
+def lead_of(before: Sequence[Utterance], u: Utterance) -> str:
+    """The phone / ID / card word of the last utterances before ``u`` (ended at most ``LEAD_GAP_S``
+    before it starts) that named one, as context for a number in ``u``: the answer to "好的，您电话
+    多少" is a phone number even when the recognizer lost a digit. Only such cue words carry over,
+    never an order word (that would make a mobile in the answer an order number)."""
+    recent = "".join(p.text for p in before if p is not u and u.start - LEAD_GAP_S <= p.end <= u.start + 0.5)
+    found = [(recent.rfind(w), w) for w in CUE_WORDS if w in recent]
+    return max(found)[1] if found else ""
+
+
 def redact_transcript(t: Transcript, policy: Policy | None = None, *, order_numbers: bool | None = None) -> Transcript:
-    """Every utterance redacted; ``order_numbers`` overrides the policy's flag (settings shortcut)."""
+    """Every utterance redacted; ``order_numbers`` overrides the policy's flag (settings shortcut).
+    A number is read with the utterance before it as context (``lead_of``)."""
     policy = policy or Policy()
     if order_numbers is not None:
         policy = replace(policy, order_numbers=order_numbers)
-    return replace(t, utterances=tuple(redact_utterance(u, policy) for u in t.utterances), redacted=True)
+    out = tuple(
+        redact_utterance(u, policy, lead_of(t.utterances[max(0, k - 3) : k], u)) for k, u in enumerate(t.utterances)
+    )
+    return replace(t, utterances=out, redacted=True)

@@ -254,3 +254,23 @@ def test_an_order_number_in_recognised_tokens_is_not_a_phone() -> None:
     assert redact_text("订单编号8 15 75 75 36 110") == "订单编号8 15 75 75 36 110"
     # the same tokens without an order word are a run of digits nothing names: the mobile stands
     assert PHONE in redact_text("8 15 75 75 36 110")
+
+
+def test_a_number_answering_a_phone_question_is_a_phone() -> None:
+    """calls-dev call-17 as whisper heard it: the agent asks 您电话多少, the customer's answer lost a
+    digit (1330633765, 10 digits, no cue word of its own) and stayed in the transcript."""
+    ask = Utterance("agent", 32.3, 34.0, "好的银电话多少")
+    more = Utterance("agent", 34.0, 35.9, "盖好短信告知")  # the question went on past the cue
+    answer = Utterance("customer", 36.4, 38.2, "1330633765")
+    t = Transcript(40.0, "t", "m", "zh", utterances=(ask, more, answer))
+    assert redact_transcript(t).utterances[2].text == PHONE
+    # only a question just before counts, and only phone / ID / card cues carry over
+    late = Utterance("customer", 45.0, 47.0, "1330633765")
+    kept = redact_transcript(Transcript(50.0, "t", "m", "zh", utterances=(ask, late)))
+    assert kept.utterances[1].text == "1330633765"
+    order = Utterance("agent", 32.3, 34.0, "请提供订单号")
+    mobile = Utterance("customer", 35.0, 37.0, "13812345678")
+    assert redact_transcript(Transcript(40.0, "t", "m", "zh", utterances=(order, mobile))).utterances[1].text == PHONE
+    assert redact_text("1330633765", lead="您电话多少") == PHONE
+    assert redact_text("1330633765") == "1330633765"
+    assert redact_text("", lead="电话13812345678") == ""  # a number in the lead is not redacted here
