@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 deps: sysdeps $(STAMP)
 
 run: deps
+	@$(BIN)/hotline models ensure || true
 	$(BIN)/hotline serve --host $(HOST) --port $(PORT)
 
 test: deps

@@ -31,6 +31,23 @@ class SpeechNotConfigured(PermanentError):
     """No usable speech model: the message says which setting to set and how to get a model."""
 
 
+def default_speech(settings: Settings) -> Settings:
+    """With no model setting at all, the first installed model of the models directory (Mandarin first,
+    then multilingual, then any; the configured engine's first): a fresh install with one model works
+    without settings. Any model setting wins (its engine then needs its own model)."""
+    from speech.models import default_model
+
+    if settings.vosk_model or settings.whisper_model:
+        return settings
+    found = default_model(settings.models_dir, settings.speech_engine)
+    if found is None:
+        return settings
+    engine, path = found
+    if engine == "whisper":
+        return settings.with_(speech_engine="whisper", whisper_model=str(path))
+    return settings.with_(speech_engine="vosk", vosk_model=str(path))
+
+
 def speech_spec(settings: Settings, threads: int = 1) -> SpeechSpec:
     """The engine and model the settings choose. Nothing is guessed: a missing model is an error."""
     from speech.models import ModelError, find_model
@@ -38,6 +55,8 @@ def speech_spec(settings: Settings, threads: int = 1) -> SpeechSpec:
     engine = settings.speech_engine
     if engine not in ("vosk", "whisper"):
         raise SpeechNotConfigured(f"HOTLINE_SPEECH_ENGINE={engine!r}: choose vosk or whisper")
+    settings = default_speech(settings)
+    engine = settings.speech_engine
     var = "HOTLINE_WHISPER_MODEL" if engine == "whisper" else "HOTLINE_VOSK_MODEL"
     configured = settings.whisper_model if engine == "whisper" else settings.vosk_model
     if not configured:
@@ -58,7 +77,11 @@ def fallback_speech(settings: Settings) -> tuple[Settings, str]:
     """For the demo, tests and benchmarks only: the configured model, else a known local one, said aloud."""
     try:
         speech_spec(settings)
-        return settings, "configured"
+        picked = default_speech(settings)
+        if picked is settings:
+            return settings, "configured"
+        model = picked.whisper_model if picked.speech_engine == "whisper" else picked.vosk_model
+        return picked, f"{picked.speech_engine} {model} (installed in {settings.models_dir})"
     except SpeechNotConfigured:
         pass
     whisper = settings.shared_dir / "models" / "whisper-base-ct2"

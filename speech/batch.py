@@ -259,17 +259,19 @@ def run_batch(
                     pending[pool.submit(process_file, src, dst)] = (src, dst)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
+                    if fut not in pending:  # reported already: the pool broke on an earlier one
+                        continue
                     src, dst = pending.pop(fut)
                     try:
-                        r = fut.result()
+                        results = [fut.result()]
                     except BrokenProcessPool:  # a worker died (out of memory, a crash in the engine)
-                        r = FileResult(src, dst, False, error="worker process died")
-                        lost = [*pending.values(), *reversed(queue)]
+                        lost = [(src, dst), *pending.values(), *reversed(queue)]
                         pending.clear()
                         queue.clear()
-                        summary.results.extend(FileResult(a, b, False, error="worker process died") for a, b in lost)
-                    summary.results.append(r)
-                    if progress:
-                        progress(r)
+                        results = [FileResult(a, b, False, error="worker process died") for a, b in lost]
+                    for r in results:
+                        summary.results.append(r)
+                        if progress:
+                            progress(r)
     summary.wall_seconds = time.perf_counter() - t0
     return summary

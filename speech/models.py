@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -281,7 +282,9 @@ def _model_root(path: Path) -> Path | None:
 def download(
     name: str, models_dir: Path, progress: Callable[[int, int], None] | None = None, timeout: float = 30.0
 ) -> Path:
-    """Download an official model zip, verify it, install it. Needs network access."""
+    """Download an official model zip, verify it, install it. Needs network access.
+
+    ``timeout`` bounds connecting (and each read, at most 30 s): an unreachable host fails fast."""
     import requests
 
     name = canonical(name)
@@ -295,7 +298,7 @@ def download(
         tmp = Path(f.name)
     try:
         try:
-            with requests.get(info.url, stream=True, timeout=timeout) as resp:
+            with requests.get(info.url, stream=True, timeout=(timeout, max(timeout, 30.0))) as resp:
                 resp.raise_for_status()
                 total = int(resp.headers.get("content-length", 0))
                 done = 0
@@ -313,3 +316,36 @@ def download(
         return install_from(tmp, name, models_dir, info.sha256)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _language_of(name: str) -> str:
+    """A model directory's language: the registry's, else read from a zh/cn token in its name."""
+    info = REGISTRY.get(name)
+    if info is not None:
+        return info.language
+    return "zh" if re.search(r"(^|[-_.])(cn|zh|mandarin)([-_.]|$)", name.lower()) else ""
+
+
+def default_model(models_dir: Path, prefer_engine: str = "", language: str = "zh") -> tuple[str, Path] | None:
+    """The model to use when no setting names one: (engine, directory), or None when none is installed.
+
+    Among the models installed in ``models_dir``: those for ``language`` first, then multilingual ones
+    (Whisper), then any other; within each, ``prefer_engine``'s first, then the registry's order, then
+    by name. So a fresh install with one model just uses it, and a Mandarin model wins over others.
+    """
+    if not models_dir.is_dir():
+        return None
+    order = {name: i for i, name in enumerate(REGISTRY)}
+    found: list[tuple[tuple[int, int, int, str], str, Path]] = []
+    for d in sorted(models_dir.iterdir()):
+        if d.name.startswith(".") or not looks_like_model(d):
+            continue
+        engine = "whisper" if (d / "model.bin").is_file() else "vosk"
+        lang = _language_of(d.name)
+        rank = 0 if lang == language else 1 if lang == "multi" else 2
+        key = (rank, 0 if engine == prefer_engine else 1, order.get(d.name, len(order)), d.name)
+        found.append((key, engine, d))
+    if not found:
+        return None
+    _, engine, path = min(found, key=lambda f: f[0])
+    return engine, path

@@ -11,6 +11,7 @@ numerals (三百八十九元, 十点半, 2024年3月15日) and are left alone. P
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from speech.types import Transcript, Utterance, Word
@@ -37,6 +38,7 @@ DIGIT_CHARS: dict[str, str] = {
 }  # fmt: skip
 X_CHARS = frozenset("Xx叉")
 SEPARATORS = frozenset(" -‐–—_.·,，、")
+COMMAS = frozenset(",，、")  # separators between numbers (spaces and dashes also split one number's groups)
 MAX_SEP = 2  # at most this many separator characters between two digits of one number
 
 PHONE_WORDS = ("电话", "手机", "号码", "联系方式", "联系电话", "拨打", "座机", "微信")
@@ -44,6 +46,8 @@ ID_WORDS = ("身份证", "证件号", "身份号")
 BANK_WORDS = ("银行卡", "卡号", "信用卡", "储蓄卡", "借记卡", "账号", "账户")
 ORDER_WORDS = ("订单", "单号", "运单", "快递单", "物流单")
 CONTEXT_CHARS = 10
+LEAD_GAP_S = 5.0  # an utterance's context includes the one before it when it ended this close
+AFTER_CHARS = 6  # "，是这个订单吗": an order word this close after a number names it
 # Spoken hesitations between the groups of a number read aloud ("138 嗯 1234 嗯 5678"). A gap of
 # these (and separators) joins groups only after a phone/ID/bank-card cue, and the joined digits
 # must then have a number's shape by themselves, so prices and dates said with pauses stay.
@@ -140,6 +144,17 @@ def _id_like(d: str) -> bool:
     return False
 
 
+def _luhn(d: str) -> bool:
+    """The check digit bank cards carry (ISO/IEC 7812)."""
+    total = 0
+    for i, ch in enumerate(reversed(d)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
 def _mobile(d: str) -> bool:
     if len(d) == 11 and d[0] == "1" and d[1] in "3456789":
         return True
@@ -178,8 +193,17 @@ def classify(digits: str, context: str, policy: Policy, fallback: bool = True) -
     return None
 
 
-def find_spans(text: str, policy: Policy = Policy()) -> list[Span]:
-    """PII spans, in order: plain digit runs, and numbers read with fillers after a cue word."""
+def find_spans(text: str, policy: Policy = Policy(), lead: str = "") -> list[Span]:
+    """PII spans, in order: plain digit runs, and numbers read with fillers after a cue word.
+
+    ``lead``: words said just before ``text`` (the question a number answers, "您电话多少"); they
+    are context only: spans are offsets in ``text``, and a number starting in ``lead`` is not one.
+    """
+    if lead:
+        n = len(lead)
+        return [
+            replace(sp, start=sp.start - n, end=sp.end - n) for sp in find_spans(lead + text, policy) if sp.start >= n
+        ]
     spans = _plain_spans(text, policy)
     for joined in _filler_spans(text, policy):
         inside = [sp for sp in spans if sp.start < joined.end and joined.start < sp.end]
@@ -202,18 +226,39 @@ def _filler_spans(text: str, policy: Policy) -> list[Span]:
     return spans
 
 
+def _order_context(before: str, after: str) -> bool:
+    """An order number is being read: an order word just before it (no phone, ID or card word
+    there), or just after it (…，是这个订单吗 / …这个订单开票)."""
+    if any(w in before for w in CUE_WORDS):
+        return False
+    return any(w in before for w in ORDER_WORDS) or any(w in after for w in ORDER_WORDS)
+
+
 def _plain_spans(text: str, policy: Policy) -> list[Span]:
     spans: list[Span] = []
     for start, end, digits, groups, _ in _runs(text):
         if len(digits) < 7 or _service_number(digits):
             continue
         context = text[max(0, start - CONTEXT_CHARS) : start]
+        after = text[end : end + AFTER_CHARS]
+        ordered = _order_context(context, after)
+        shape = classify(digits, "", policy, fallback=False)
+        if ordered and shape == BANK_CARD and not _luhn(digits):
+            shape = None  # order numbers read back to back make 16-19 digits; a card's check digit decides
+        shaped = shape is not None
         parts: list[Span] = []
         # Groups whose whole does not have a number's shape may be several numbers, or a number
-        # and a word after a comma ("13812345678，3点以后"): split by shape first.
-        if len(groups) > 1 and classify(digits, "", policy, fallback=False) is None:
-            parts = _split_groups(text, start, groups, policy)
-        tag = None if parts else classify(digits, context, policy)
+        # and a word after a comma ("13812345678，3点以后"): split by shape first. Where order numbers
+        # are read, only at commas: their groups are not pieced into phones or cards (12-digit order
+        # numbers read in fours make 16-digit "cards"; "8 15 75 75 36 110" holds a "mobile").
+        if len(groups) > 1 and not shaped:
+            parts = _split_groups(text, start, groups, policy, at_commas=ordered)
+        if parts:
+            tag = None
+        elif ordered and not shaped:
+            tag = classify(digits, context + "订单", policy)  # an order number (or several), by its context
+        else:
+            tag = classify(digits, context, policy)
         if tag is not None:
             spans.append(_with_prefix(text, Span(start, end, tag, digits)))
         spans.extend(parts)
@@ -230,10 +275,13 @@ def _with_prefix(text: str, span: Span) -> Span:
     return replace(span, start=s)
 
 
-def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> list[Span]:
+def _split_groups(text: str, start: int, groups: list[int], policy: Policy, *, at_commas: bool = False) -> list[Span]:
     """Several numbers read back to back ("13812345678 13987654321"): classify group sequences.
 
     Only by shape (context words could make any 7-digit tail a "phone"): mobile, landline, ID, card.
+    ``at_commas`` (order numbers being read): a number starts and ends only at the run's ends or at a
+    comma, because a recognizer writes the digits of one number as tokens with spaces between
+    ("订单编号8 15 75 75 36 110" is one order number, not 8 and the mobile 15757536110).
     """
     # character offsets of each group in the text
     bounds: list[tuple[int, int]] = []
@@ -248,13 +296,21 @@ def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> l
                 seen += 1
             pos += 1
         bounds.append((s, pos))
+    # strong[k]: a comma (not just a space or dash) between group k-1 and group k; the run's ends count
+    strong = [True] + [any(c in COMMAS for c in text[bounds[k - 1][1] : bounds[k][0]]) for k in range(1, len(bounds))]
+    strong.append(True)
     out: list[Span] = []
     i = 0
     while i < len(groups):
         found = None
         for j in range(len(groups), i, -1):
+            if at_commas and not (strong[i] and strong[j]):
+                continue
             seg = "".join(DIGIT_CHARS.get(c, "") for c in text[bounds[i][0] : bounds[j - 1][1]])
-            if len(seg) >= 7 and (tag := classify(seg, "", policy, fallback=False)) is not None:
+            tag = classify(seg, "", policy, fallback=False) if len(seg) >= 7 else None
+            if at_commas and tag == BANK_CARD and not _luhn(seg):
+                tag = None  # order numbers read together: a card needs its check digit
+            if tag is not None:
                 found = (j, Span(bounds[i][0], bounds[j - 1][1], tag, seg))
                 break
         if found:
@@ -265,9 +321,9 @@ def _split_groups(text: str, start: int, groups: list[int], policy: Policy) -> l
     return out
 
 
-def redact_text(text: str, policy: Policy = Policy()) -> str:
+def redact_text(text: str, policy: Policy = Policy(), lead: str = "") -> str:
     out, last = [], 0
-    for sp in find_spans(text, policy):
+    for sp in find_spans(text, policy, lead):
         out.append(text[last : sp.start])
         out.append(sp.tag)
         last = sp.end
@@ -287,10 +343,10 @@ def _word_offsets(words: tuple[Word, ...]) -> tuple[str, list[tuple[int, int]]]:
     return text, offs
 
 
-def redact_words(words: tuple[Word, ...], policy: Policy = Policy()) -> tuple[Word, ...]:
+def redact_words(words: tuple[Word, ...], policy: Policy = Policy(), lead: str = "") -> tuple[Word, ...]:
     """Words with PII spans merged into one tagged word (first start, last end, lowest conf)."""
     text, offs = _word_offsets(words)
-    spans = find_spans(text, policy)
+    spans = find_spans(text, policy, lead)
     if not spans:
         return words
     out: list[Word] = []
@@ -317,19 +373,34 @@ def redact_words(words: tuple[Word, ...], policy: Policy = Policy()) -> tuple[Wo
     return tuple(out)
 
 
-def redact_utterance(u: Utterance, policy: Policy = Policy()) -> Utterance:
+def redact_utterance(u: Utterance, policy: Policy = Policy(), lead: str = "") -> Utterance:
+    """``lead``: the words just before (see ``find_spans``), e.g. the other party's question."""
     if u.words:
-        words = redact_words(u.words, policy)
+        words = redact_words(u.words, policy, lead)
         if words is u.words:
             return u
         return replace(u, words=words, text=join_tokens(w.text for w in words))
-    text = redact_text(u.text, policy)
+    text = redact_text(u.text, policy, lead)
     return u if text == u.text else replace(u, text=text)
 
 
+def lead_of(before: Sequence[Utterance], u: Utterance) -> str:
+    """The phone / ID / card word of the last utterances before ``u`` (ended at most ``LEAD_GAP_S``
+    before it starts) that named one, as context for a number in ``u``: the answer to "好的，您电话
+    多少" is a phone number even when the recognizer lost a digit. Only such cue words carry over,
+    never an order word (that would make a mobile in the answer an order number)."""
+    recent = "".join(p.text for p in before if p is not u and u.start - LEAD_GAP_S <= p.end <= u.start + 0.5)
+    found = [(recent.rfind(w), w) for w in CUE_WORDS if w in recent]
+    return max(found)[1] if found else ""
+
+
 def redact_transcript(t: Transcript, policy: Policy | None = None, *, order_numbers: bool | None = None) -> Transcript:
-    """Every utterance redacted; ``order_numbers`` overrides the policy's flag (settings shortcut)."""
+    """Every utterance redacted; ``order_numbers`` overrides the policy's flag (settings shortcut).
+    A number is read with the utterance before it as context (``lead_of``)."""
     policy = policy or Policy()
     if order_numbers is not None:
         policy = replace(policy, order_numbers=order_numbers)
-    return replace(t, utterances=tuple(redact_utterance(u, policy) for u in t.utterances), redacted=True)
+    out = tuple(
+        redact_utterance(u, policy, lead_of(t.utterances[max(0, k - 3) : k], u)) for k, u in enumerate(t.utterances)
+    )
+    return replace(t, utterances=out, redacted=True)

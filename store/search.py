@@ -28,7 +28,7 @@ SENTIMENT_BANDS: dict[str, tuple[float, float]] = {
     "neutral": (-0.2, 0.2),
     "positive": (0.2, math.inf),
 }
-FLAGS = ("forbidden_phrase", "angry_customer", "long_silence", "auto_fail")
+FLAGS = ("forbidden_phrase", "angry_customer", "long_silence", "auto_fail", "needs_review")
 SORTS = {
     "started_at": Call.started_at,
     "duration": Call.duration_s,
@@ -90,6 +90,7 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
 
 def sentiment_conds(band: str) -> list[Any]:
     """SQL conditions for customer sentiment within a band (open ends add none)."""

@@ -78,6 +78,44 @@ _PHRASE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+REVIEW_REASONS = {  # qa.uncertain reasons -> why the reviewer should listen
+    "unsure_evidence": "识别把握低",
+    "sound_match": "按读音匹配",
+}
+MAX_REVIEW_MARKS = 5
+
+
+@dataclass(frozen=True)
+class ReviewMark:
+    """One 待人工确认 mark of an item: the stretch of audio to listen to, and why."""
+
+    reason: str  # Chinese label
+    time: float | None
+    end: float | None
+    phrase: str
+    conf: float | None
+
+
+def review_marks(item: Any) -> list[ReviewMark]:
+    """The item's 待人工确认 marks (``item["review"]["marks"]``, qa.uncertain), each with its audio
+    time; stored JSON is not trusted: broken times show as missing, unknown reasons as 待人工确认."""
+    review = item.get("review") if isinstance(item, dict) else None
+    marks = review.get("marks") if isinstance(review, dict) else None
+    out: list[ReviewMark] = []
+    for m in marks if isinstance(marks, list) else []:
+        if not isinstance(m, dict):
+            continue
+        t, e, conf = shown(m.get("time")), shown(m.get("end")), shown(m.get("conf"))
+        t = t if t is not None and t >= 0 else None
+        e = e if e is not None and t is not None and e >= t else None
+        raw = m.get("phrase")
+        phrase = raw if isinstance(raw, str) else ""
+        reason = REVIEW_REASONS.get(str(m.get("reason")), "待人工确认")
+        conf = conf if conf is not None and 0.0 <= conf <= 1.0 else None
+        out.append(ReviewMark(reason, t, e, phrase[:40], conf))
+    return out[:MAX_REVIEW_MARKS]
+
+
 def is_miss(note: str | None) -> bool:
     """Evidence of something missing (its phrase is the turn where it was expected)."""
     n = (note or "").strip().lower()

@@ -83,6 +83,7 @@ def _ctx() -> dict[str, Any]:
         "note_label": present.note_label,
         "phrase_label": present.phrase_label,
         "is_miss": present.is_miss,
+        "review_marks": present.review_marks,
     }
 
 

@@ -1,23 +1,28 @@
 """`hotline demo`: fill a fresh installation with realistic scored calls, end to end.
 
 Each call goes through the real IVR webhooks (signed requests via ivr.simulate, the caller
-presses 0 for an agent), an agent from a team takes it, a two-channel recording is assembled
-from real speech (../shared/speech/zh, else the audio fixtures), and the recording is handed to
-the pipeline, which fetches, transcribes, redacts and scores it like any other call. The recording
-is a local file, so it goes in the way `hotline ingest` puts files in (a trusted CLI path), not
-through the recording webhook: a webhook never makes the server read a local file.
+presses 0 for an agent), an agent from a team takes it, and its two-channel recording is handed to
+the pipeline. The recordings, agents and teams are the development calls of ../shared/calls-dev
+(real JDDC service dialogues, synthetic voices; hotline.devcalls), dated over the last weeks; on a
+bare clone without them a recording is assembled from real speech (../shared/speech/zh, else the
+audio fixtures) with made-up agents. The pipeline fetches, transcribes, redacts and scores it like
+any other call. The recording is a local file, so it goes in the way `hotline ingest` puts files
+in (a trusted CLI path), not through the recording webhook: a webhook never makes the server read
+a local file.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
 from hotline.cli.options import FiniteFloat
+from hotline.devcalls import caller_number, read_dev_calls, spread_dates
 from hotline.settings import PROJECT_ROOT, Settings
 
 AGENTS = (
@@ -53,7 +58,11 @@ def _flask_poster(client: Any) -> Any:
 
 @click.command()
 @click.option(
-    "--calls", "n_calls", default=5, show_default=True, type=click.IntRange(1, 1000), help="how many calls to simulate"
+    "--calls",
+    "n_calls",
+    default=None,
+    type=click.IntRange(1, 1000),
+    help="how many calls to simulate (default: every development call of ../shared/calls-dev, else 5)",
 )
 @click.option(
     "--seconds", default=35.0, show_default=True, type=FiniteFloat(5.0, 1800.0), help="approximate length of each call"
@@ -67,7 +76,7 @@ def _flask_poster(client: Any) -> Any:
     type=click.IntRange(0, 10_000),
     help="also N callers who self-serve, hang up in a menu, give up waiting or are answered (运营指标)",
 )
-def demo(n_calls: int, seconds: float, seed: int, wait: bool, traffic: int) -> None:
+def demo(n_calls: int | None, seconds: float, seed: int, wait: bool, traffic: int) -> None:
     """Simulate N calls through the IVR and the whole pipeline (transcription, redaction, scoring)."""
     from sqlalchemy import select
 
@@ -93,14 +102,24 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool, traffic: int) -> N
     # the demo signs its requests for http://localhost (the test client), whatever the public URL is
     settings = settings.with_(hours_path=hours, public_url="http://localhost")
 
-    tts = settings.data_dir / "demo" / "tts"
-    try:
-        sources = speech_sources(settings.shared_dir, PROJECT_ROOT / "audio_fixtures", tts)
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"speech for the recordings: {len(sources)} utterances from {sources[0].parent}")
     rng = random.Random(seed)
-    builder = CallBuilder(sources, seed=seed, tts_cache=tts)
+    dev, skipped = read_dev_calls(settings.shared_dir / "calls-dev")
+    for why in skipped:
+        click.echo(f"calls-dev: {why}; skipped", err=True)
+    dev = spread_dates(dev, datetime.now(UTC))
+    builder: CallBuilder | None = None
+    if dev:
+        n_calls = n_calls or len(dev)
+        click.echo(f"recordings: {len(dev)} development calls from {dev[0].path.parent}")
+    else:
+        n_calls = n_calls or 5
+        tts = settings.data_dir / "demo" / "tts"
+        try:
+            sources = speech_sources(settings.shared_dir, PROJECT_ROOT / "audio_fixtures", tts)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"speech for the recordings: {len(sources)} utterances from {sources[0].parent}")
+        builder = CallBuilder(sources, seed=seed, tts_cache=tts)
 
     app = create_app(settings)
     ext = app.extensions["hotline"]
@@ -119,7 +138,9 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool, traffic: int) -> N
     audio_s = 0.0
     try:
         for i in range(n_calls):
-            caller = f"+86138{rng.randrange(10**8):08d}"
+            dc = dev[i % len(dev)] if dev else None
+            fill = rng.randrange(10**8)
+            caller = caller_number(dc.caller_masked, fill) if dc else f"+86138{fill:08d}"
             sim = Simulator("http://localhost/", token, caller=caller, post=_flask_poster(client))
             kind, value = SCRIPTS[i % len(SCRIPTS)]
             survey = rng.choice("5545432")  # the caller rates the agent after the call
@@ -130,13 +151,23 @@ def demo(n_calls: int, seconds: float, seed: int, wait: bool, traffic: int) -> N
             if outcome != "transferred":
                 click.echo(f"call {i + 1}: the IVR did not transfer ({outcome or res.end}); skipped", err=True)
                 continue
-            agent, team = AGENTS[rng.randrange(len(AGENTS))]
             wav = incoming / f"{sim.call_sid}.wav"
-            dur = builder.write(wav, rng.uniform(0.7, 1.3) * seconds)
+            if dc is not None:
+                agent, team = dc.agent_id, dc.team
+                wav.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(dc.path, wav)
+                dur = dc.duration or float(seconds)
+            else:
+                assert builder is not None
+                agent, team = AGENTS[rng.randrange(len(AGENTS))]
+                dur = builder.write(wav, rng.uniform(0.7, 1.3) * seconds)
             audio_s += dur
             with transaction(sessions) as s:
                 call = s.scalars(select(Call).where(Call.call_sid == sim.call_sid)).one()
-                started = call.started_at - timedelta(days=rng.randrange(7), hours=rng.randrange(10))
+                if dc is not None:
+                    started = dc.started_at.astimezone(UTC)
+                else:
+                    started = call.started_at - timedelta(days=rng.randrange(7), hours=rng.randrange(10))
                 repo.assign_agent(s, call.id, agent, team, started)
                 call.duration_s = round(dur + len(res.prompts) * 4.0, 1)  # the IVR part, then the agent
                 call_ids.append(call.id)

@@ -82,3 +82,39 @@ def path(name: str) -> None:
         click.echo(str(find_model(name, models_dir, extra)))
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+DEFAULT_MODEL = "vosk-model-small-cn-0.22"
+
+
+@models.command("ensure")
+@click.option(
+    "--timeout", default=5.0, show_default=True, type=click.FloatRange(0.5, 120.0), help="connect timeout (s)"
+)
+def ensure(timeout: float) -> None:
+    """Install the default Mandarin model when no model is set up; never fails (`make run` calls it).
+
+    With a model setting, or any model installed, nothing is done. Otherwise the official
+    vosk-model-small-cn-0.22 is downloaded (checksum checked as by `pull`); when it cannot be reached
+    one line says so with the command to run later, and the exit status is still 0.
+    """
+    from speech.models import ModelError, default_model, download
+
+    settings = Settings.from_env()
+    if settings.vosk_model or settings.whisper_model:
+        return
+    found = default_model(settings.models_dir, settings.speech_engine)
+    if found is not None:
+        click.echo(f"speech model: {found[1]}")
+        return
+    try:
+        target = download(DEFAULT_MODEL, settings.models_dir, timeout=timeout)
+    except ModelError as exc:
+        reason = str(exc).split(";")[0]
+        click.echo(
+            f"speech model: {DEFAULT_MODEL} not installed ({reason}); later run `hotline models pull {DEFAULT_MODEL}`"
+            f" (or `--from FILE.zip`); the server starts without it",
+            err=True,
+        )
+        return
+    click.echo(f"speech model: installed {DEFAULT_MODEL} in {target}")

@@ -96,6 +96,12 @@ def transcribe(
     from speech.redact import Policy
 
     settings = Settings.from_env()
+    if model is None:  # no model setting at all: the installed default (of --engine, when given)
+        from hotline.speech_setup import default_speech
+
+        picked = default_speech(settings.with_(speech_engine=engine or settings.speech_engine))
+        if engine is None or picked.speech_engine == engine:
+            settings = picked
     engine = engine or settings.speech_engine
     if engine not in ("vosk", "whisper"):
         raise click.UsageError(f"engine {engine!r}: choose vosk or whisper")

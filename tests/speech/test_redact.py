@@ -218,3 +218,59 @@ def test_utterance_without_words_and_transcript_flag() -> None:
     untouched = Utterance("agent", 0, 1, "您好", _words(["您好"]))
     assert redact_utterance(untouched) is untouched
     assert redact_transcript(t, order_numbers=True).redacted
+
+
+# Order numbers read in groups, as a recognizer writes them: never pieced into a phone or a card
+# (issue 14: an order number split into a "phone number" earned a verification item on call audio).
+ORDER_READ = [
+    ("订单编号8212 5856 6873,8391 1340 0130,8142 5753 6116", None),  # 16-digit "cards", a landline
+    ("订单编号：8212 5856 6873，8391 1340 0130", None),
+    ("8212 5856 6873 8391，是这个订单吗", None),  # read back, with a digit too many
+    ("订单号 8 15 75 75 36 110，13812345678", f"订单号 8 15 75 75 36 110，{PHONE}"),
+    ("订单号821258566873，13812345678", f"订单号821258566873，{PHONE}"),  # a mobile after it still is one
+    ("订单号821258566873，138 1234 5678", f"订单号821258566873，{PHONE}"),
+    ("订单号 8212 5856 6873，电话 0755 1234 5678", f"订单号 8212 5856 6873，电话 {PHONE}"),
+    ("6222 0212 3456 7890", BANK_CARD),  # no order context: the card shape stands
+    ("4539 5787 6362 1486，这个订单", f"{BANK_CARD}，这个订单"),  # passes the card check digit: a card
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ORDER_READ)
+def test_order_numbers_read_in_groups_are_not_phones_or_cards(text: str, expected: str | None) -> None:
+    assert redact_text(text) == (text if expected is None else expected)
+    if expected is None:  # with the option on, they are order numbers
+        assert PHONE not in redact_text(text, Policy(order_numbers=True))
+        assert BANK_CARD not in redact_text(text, Policy(order_numbers=True))
+
+
+def test_an_order_number_in_recognised_tokens_is_not_a_phone() -> None:
+    """calls-dev call-11 as whisper heard it: the digit tokens of one order number joined with spaces
+    held an 11-digit tail with a mobile's shape (15757536110), redacted as [电话]."""
+    tokens = ["订", "单", "编", "号", "8", "15", "75", "75", "36", "110"]
+    words = tuple(Word(t, 0.6 + i * 0.3, 0.9 + i * 0.3, 0.6) for i, t in enumerate(tokens))
+    u = Utterance("customer", 0.6, 3.9, "订单编号815757536110", words=words)
+    assert redact_utterance(u) is u
+    assert ORDER in redact_utterance(u, Policy(order_numbers=True)).text
+    assert redact_text("订单编号8 15 75 75 36 110") == "订单编号8 15 75 75 36 110"
+    # the same tokens without an order word are a run of digits nothing names: the mobile stands
+    assert PHONE in redact_text("8 15 75 75 36 110")
+
+
+def test_a_number_answering_a_phone_question_is_a_phone() -> None:
+    """calls-dev call-17 as whisper heard it: the agent asks 您电话多少, the customer's answer lost a
+    digit (1330633765, 10 digits, no cue word of its own) and stayed in the transcript."""
+    ask = Utterance("agent", 32.3, 34.0, "好的银电话多少")
+    more = Utterance("agent", 34.0, 35.9, "盖好短信告知")  # the question went on past the cue
+    answer = Utterance("customer", 36.4, 38.2, "1330633765")
+    t = Transcript(40.0, "t", "m", "zh", utterances=(ask, more, answer))
+    assert redact_transcript(t).utterances[2].text == PHONE
+    # only a question just before counts, and only phone / ID / card cues carry over
+    late = Utterance("customer", 45.0, 47.0, "1330633765")
+    kept = redact_transcript(Transcript(50.0, "t", "m", "zh", utterances=(ask, late)))
+    assert kept.utterances[1].text == "1330633765"
+    order = Utterance("agent", 32.3, 34.0, "请提供订单号")
+    mobile = Utterance("customer", 35.0, 37.0, "13812345678")
+    assert redact_transcript(Transcript(40.0, "t", "m", "zh", utterances=(order, mobile))).utterances[1].text == PHONE
+    assert redact_text("1330633765", lead="您电话多少") == PHONE
+    assert redact_text("1330633765") == "1330633765"
+    assert redact_text("", lead="电话13812345678") == ""  # a number in the lead is not redacted here

@@ -110,3 +110,37 @@ def test_calls_list_date_range_flags_and_sort_by_url(ws: Any, as_user: Any) -> N
     assert rows[order[0]].agent_id == "A2002"
     newest = _ids_in_order(c.get("/qa/calls?sort=evil;drop").get_data(as_text=True))
     assert newest == _ids_in_order(c.get("/qa/calls").get_data(as_text=True))
+
+
+def test_call_page_shows_review_marks_with_their_audio_time(ws: Any, as_user: Any) -> None:
+    """An item decided on words the recognizer was unsure of (qa.uncertain) shows 待人工确认 with the
+    stretch of audio to listen to; broken stored marks do not break the page."""
+    from sqlalchemy import select
+
+    from store.models_pipeline import ScoreRow
+
+    app, sd = ws
+    cid = sd.good_ids[0]
+    with transaction(sessions_of(app)) as s:
+        row = s.scalars(select(ScoreRow).where(ScoreRow.call_id == cid)).one()
+        items = dict(row.items)
+        key = next(iter(items))
+        marks = [
+            {"reason": "sound_match", "turn": 0, "time": 62.4, "end": 64.0, "phrase": "您好", "conf": 0.31},
+            {"reason": "??", "time": float("nan"), "phrase": 5},
+            "junk",
+        ]
+        items[key] = {**items[key], "review": {"label": "待人工确认", "marks": marks}}
+        row.items = items
+        row.flags = [*row.flags, "needs_review"]
+    html = as_user("qa1").get(f"/qa/calls/{cid}").get_data(as_text=True)
+    row_html = html.split(f'id="item-{key}"', 1)[1].split("</tr>", 1)[0]
+    assert "needs-review" in row_html.split(">", 1)[0]  # the row's class
+    assert 'class="tag needs_review">待人工确认' in row_html
+    assert 'data-time="62.4">待确认 1:02–1:04 「您好」' in row_html
+    assert "按读音匹配（把握 31%）" in row_html
+    assert 'data-time="">待确认 —' in row_html  # the broken mark: no time, a generic reason
+    assert html.count("needs-review") == 1  # only that item
+    # the list's 待人工确认 filter finds the call (the checkbox was there, the filter dropped it)
+    listed = as_user("qa1").get("/qa/calls?flag=needs_review").get_data(as_text=True)
+    assert '<b id="total">1</b>' in listed and _ids_in_order(listed) == [cid]

@@ -31,3 +31,23 @@ def test_evidence_is_shown_in_chinese_and_misses_are_told_apart() -> None:
     )
     assert [(s.text, s.item, s.miss) for s in segs] == [("喂。", "greeting", True), ("你好", "politeness", False)]
     assert segs[0].note == "开头未见规范问候语"
+
+
+def test_review_marks_are_read_defensively() -> None:
+    from workspace.present import review_marks
+
+    item = {
+        "review": {
+            "marks": [
+                {"reason": "unsure_evidence", "time": 3.5, "end": 2.0, "phrase": "核实", "conf": 0.2},
+                {"reason": "sound_match", "time": -1, "end": 4, "conf": 7},
+                None,
+            ]
+        }
+    }
+    got = review_marks(item)
+    assert [(m.reason, m.time, m.end, m.phrase, m.conf) for m in got] == [
+        ("识别把握低", 3.5, None, "核实", 0.2),  # an end before the start is dropped
+        ("按读音匹配", None, None, "", None),
+    ]
+    assert review_marks({}) == [] and review_marks({"review": {"marks": "x"}}) == [] and review_marks(None) == []

@@ -7,7 +7,8 @@ Against a store filled by ``hotline demo`` and accounts made with ``hotline user
 user logs in, opens a scored call, fetches and plays its recording (the audio route must return a
 WAV), seeks by clicking a transcript line, checks the highlighted phrases, overrides one item with
 a reason; the supervisor runs the proposed week's sample for the team and downloads its zip.
-Screenshots of the list, call, sample and trends pages go to ``--out``. Exits non-zero on failure.
+A call the 待人工确认 filter finds is opened at its marked item, whose link plays the marked audio.
+Screenshots of the list, call, review-mark, sample and trends pages go to ``--out``. Exits non-zero on failure.
 """
 
 from __future__ import annotations
@@ -105,6 +106,41 @@ def qa_session(browser: Any, base: str, cred: str, out: Path) -> dict[str, Any]:
     }
 
 
+def review_session(browser: Any, base: str, cred: str, out: Path) -> dict[str, Any]:
+    """A call the list's 待人工确认 filter finds: its marked item, and the audio it points at."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, base, cred)
+    page.goto(base + "/qa/calls?flag=needs_review&sort=-started_at")
+    links = page.locator("table.list tbody tr a.open")
+    if not links.count():
+        ctx.close()
+        return {"flagged_calls": 0, "page_errors": errors}
+    flagged = int(page.locator("#total").inner_text())
+    links.first.click()
+    page.wait_for_selector("#transcript .line")
+    row = page.locator("tr.needs-review").first
+    mark = row.locator("a.evlink.review").first
+    t = float(mark.get_attribute("data-time") or 0)
+    row.scroll_into_view_if_needed()
+    mark.click()  # plays from the marked time
+    page.wait_for_function(f"Math.abs(document.querySelector('#player').currentTime - {t}) < 1.5")
+    page.evaluate("document.querySelector('#player').pause()")
+    page.screenshot(path=str(out / "demo-call-review.png"), full_page=True)
+    result = {
+        "flagged_calls": flagged,
+        "call": page.url,
+        "marked_item": row.locator("td b").first.inner_text(),
+        "mark": mark.inner_text(),
+        "player_at": round(float(page.evaluate("document.querySelector('#player').currentTime")), 2),
+        "page_errors": errors,
+    }
+    ctx.close()
+    return result
+
+
 def supervisor_session(browser: Any, base: str, cred: str, team: str, out: Path) -> dict[str, Any]:
     ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", accept_downloads=True)
     page = ctx.new_page()
@@ -155,9 +191,10 @@ def main() -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         qa = qa_session(browser, args.base, args.qa, out)
+        rev = review_session(browser, args.base, args.qa, out)
         sup = supervisor_session(browser, args.base, args.supervisor, args.team, out)
         browser.close()
-    for who, res in (("qa", qa), ("supervisor", sup)):
+    for who, res in (("qa", qa), ("review", rev), ("supervisor", sup)):
         for k, v in res.items():
             print(f"{who:10s} {k:24s} {v}")
     ok = (
@@ -168,6 +205,7 @@ def main() -> int:
         and sup["zip_wavs"] > 0
         and not qa["page_errors"]
         and not sup["page_errors"]
+        and not rev["page_errors"]
     )
     print("screenshots:", ", ".join(sorted(str(x) for x in out.glob("*.png"))))
     print("OK" if ok else "FAILED")

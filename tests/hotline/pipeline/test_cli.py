@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,12 @@ def _calls(runner: CliRunner, env: dict[str, str]) -> list[dict[str, object]]:
 
 
 def test_demo_then_calls_json(tmp_path: Path) -> None:
+    """Without ../shared/calls-dev (a bare clone): calls assembled from utterances, made-up agents."""
     env = _env(tmp_path)
+    shared = tmp_path / "shared"
+    (shared / "speech").mkdir(parents=True)
+    (shared / "speech" / "zh").symlink_to(need_shared("speech", "zh"))
+    env["HOTLINE_SHARED_DIR"] = str(shared)
     runner = CliRunner()
     res = runner.invoke(cli, ["demo", "--calls", "2", "--seconds", "8"], env=env)
     assert res.exit_code == 0, res.output
@@ -45,6 +51,32 @@ def test_demo_then_calls_json(tmp_path: Path) -> None:
     for r in rows:
         assert r["pipeline_state"] == "scored" and isinstance(r["total_score"], float)
         assert r["agent"] and r["outcome"] == "transferred" and r["start"]
+
+
+def test_demo_plays_the_development_calls(tmp_path: Path) -> None:
+    """With ../shared/calls-dev: its recordings, agents and teams, dated within the last weeks
+    (one call, the shortest, to keep the test's transcription short)."""
+    env = _env(tmp_path)
+    dev = need_shared("calls-dev")
+    shared = tmp_path / "shared"
+    (shared / "calls-dev").mkdir(parents=True)
+    (shared / "calls-dev" / "call-14.wav").symlink_to(dev / "call-14.wav")
+    meta = [ln for ln in (dev / "metadata.csv").read_text().splitlines() if ln.startswith("call_id") or "call-14" in ln]
+    (shared / "calls-dev" / "metadata.csv").write_text("\n".join(meta) + "\n")
+    gold = [ln for ln in (dev / "calls.jsonl").read_text().splitlines() if '"call-14.wav"' in ln]
+    (shared / "calls-dev" / "calls.jsonl").write_text(gold[0] + "\n")
+    env["HOTLINE_SHARED_DIR"] = str(shared)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["demo"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "1 development calls" in res.output and "1 scored" in res.output
+    (row,) = _calls(runner, env)
+    agent, team = meta[1].split(",")[2:4]
+    assert row["agent"] == agent and row["team"] == {"after-sales": "售后组", "logistics": "物流组"}[team]
+    start = datetime.fromisoformat(str(row["start"]))
+    assert timedelta(0) < datetime.now(UTC) - start < timedelta(weeks=1)
+    assert start.astimezone(timezone(timedelta(hours=8))).time() == time(9, 21, 6)  # its hour, as in metadata
+    assert row["pipeline_state"] == "scored" and isinstance(row["total_score"], float)
 
 
 def test_ingest_is_resumable_and_failures_are_listed(tmp_path: Path) -> None:
