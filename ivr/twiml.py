@@ -52,6 +52,20 @@ class StreamSpec:
     parameters: tuple[str, ...] = ()
 
 
+LIVE_TRACKS = 'track="both_tracks"'  # only a live stream of the agent conversation streams both tracks
+LIVE_SIGNED = ("mode", "nonce", "exp", "sig")  # filled per response by `sign_stream`
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """Transfers also start the call's live stream (both tracks: caller inbound, agent outbound) at
+    ``url``. Its signed parameters are rendered empty (filled per response by `sign_stream`); what
+    the live board shows is rendered as is: the menu node (topic), the queue (team), and whether
+    the recording notice was said before the bridge (consent)."""
+
+    url: str
+
+
 class StreamMode(Protocol):
     """A Media Streams mode as the webhooks see it (`ivr.stream.signing.StreamAnswers`)."""
 
@@ -61,6 +75,18 @@ class StreamMode(Protocol):
 
     def sign(self, twiml: str, call_sid: str) -> str:
         """A first answer with its own freshly signed stream parameters."""
+        ...
+
+
+class LiveMode(Protocol):
+    """Live calls as the webhooks see them (`ivr.stream.live_twiml.LiveAnswers`)."""
+
+    def spec(self, host_url: str) -> LiveSpec:
+        """Where a transfer's live stream goes (``host_url``: the request's base, when not configured)."""
+        ...
+
+    def sign(self, twiml: str, call_sid: str) -> str:
+        """An answer as sent: the live stream it starts, if any, with freshly signed parameters."""
         ...
 
 
@@ -80,7 +106,13 @@ SEQ_MARK = "999999999"  # stands for the step number in cached answers (ours are
 
 
 def render(
-    step: Step, *, urls: Urls = Urls(), voice: str = "", agent_dial: str = "", stream: StreamSpec | None = None
+    step: Step,
+    *,
+    urls: Urls = Urls(),
+    voice: str = "",
+    agent_dial: str = "",
+    stream: StreamSpec | None = None,
+    live: LiveSpec | None = None,
 ) -> str:
     """TwiML for one step. ``agent_dial`` (number, sip: or client:) dials agents; empty enqueues.
     ``stream``: the answer in a Media Streams mode (None: no stream).
@@ -88,8 +120,9 @@ def render(
     Answers differ between calls only by the step number in their URLs (and a stream's signed
     parameters), so the XML is built once per distinct answer and the number filled in.
     """
-    key = (step.say, step.gather, step.action, step.skill, step.notice, step.node, urls, voice, agent_dial, stream)
-    return _render_cached(*key).replace(f"s={SEQ_MARK}", f"s={step.state.seq}")
+    live = live if step.action == "transfer" else None  # the cache holds one answer per kind
+    key = (step.say, step.gather, step.action, step.skill, step.notice, step.node, urls, voice, agent_dial)
+    return _render_cached(*key, stream, live).replace(f"s={SEQ_MARK}", f"s={step.state.seq}")
 
 
 def sign_stream(twiml: str, values: Mapping[str, str]) -> str:
@@ -112,12 +145,21 @@ def _render_cached(
     voice: str,
     agent_dial: str,
     stream: StreamSpec | None,
+    live: LiveSpec | None,
 ) -> str:
     step = Step(say, State(node=node, seq=int(SEQ_MARK)), action, gather_spec, skill=skill, notice=notice)
-    return _render(step, urls=urls, voice=voice, agent_dial=agent_dial, stream=stream)
+    return _render(step, urls=urls, voice=voice, agent_dial=agent_dial, stream=stream, live=live)
 
 
-def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str, stream: StreamSpec | None = None) -> str:
+def _render(
+    step: Step,
+    *,
+    urls: Urls,
+    voice: str,
+    agent_dial: str,
+    stream: StreamSpec | None = None,
+    live: LiveSpec | None = None,
+) -> str:
     resp = VoiceResponse()
     seq = step.state.seq
     listens = step.action == "gather" and step.gather is not None
@@ -156,6 +198,8 @@ def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str, stream: Stre
         for text in step.say:
             _say(resp, text, voice)
         _say(resp, step.notice, voice)
+        if live is not None:
+            _live_stream(resp, live, step, agent_dial)
         after = with_query(urls.after, s=seq, n=step.node)
         if agent_dial:
             dial = Dial(
@@ -198,6 +242,17 @@ def _render(step: Step, *, urls: Urls, voice: str, agent_dial: str, stream: Stre
     return str(resp.to_xml())
 
 
+def _live_stream(resp: VoiceResponse, live: LiveSpec, step: Step, agent_dial: str) -> None:
+    element = resp.start().stream(url=live.url, track="both_tracks")
+    for name in LIVE_SIGNED:
+        element.parameter(name=name, value="")
+    element.parameter(name="topic", value=step.node)
+    if not agent_dial:
+        element.parameter(name="team", value=step.skill or "general")
+    if "录音" in step.notice or any("录音" in text for text in step.say):
+        element.parameter(name="consent", value="1")
+
+
 def _connect_stream(stream: StreamSpec, urls: Urls) -> str:
     """Mode 2's first answer: the call goes into the stream; if it fails, the fallback transfers."""
     resp = VoiceResponse()
@@ -227,10 +282,11 @@ def render_fallback(
     voice: str = "",
     agent_dial: str = "",
     stream: StreamSpec | None = None,
+    live: LiveSpec | None = None,
 ) -> str:
     """When our primary webhook failed: apologise and transfer, without needing the store."""
     step = Step((apology,), State(node="agent", seq=0), action="transfer", skill="general", notice=notice)
-    return render(step, urls=urls, voice=voice, agent_dial=agent_dial, stream=stream)
+    return render(step, urls=urls, voice=voice, agent_dial=agent_dial, stream=stream, live=live)
 
 
 def render_empty() -> str:

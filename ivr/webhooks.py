@@ -35,7 +35,7 @@ from ivr.recording_url import AllowedHost, RecordingUrlError
 from ivr.recording_url import check as check_recording_url
 from ivr.routing import SpeechRouter
 from ivr.signature import refuse_unsigned
-from ivr.twiml import StreamMode, Urls, render, render_empty, render_fallback, render_hold
+from ivr.twiml import LiveMode, StreamMode, StreamSpec, Urls, render, render_empty, render_fallback, render_hold
 from store import calls as repo
 from store.callrows import CallRows
 from store.db import transaction
@@ -88,17 +88,24 @@ class IvrContext:
     recording_hosts: tuple[AllowedHost, ...] = ()  # HOTLINE_RECORDING_HOSTS, besides Twilio's API host
     writing: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext  # SQLite: `store.writer`
     streams: StreamMode | None = None  # HOTLINE_STREAM_MODE (set by ivr.stream.routes.register)
+    live: LiveMode | None = None  # HOTLINE_LIVE_CALLS: transfers stream both tracks (set there too)
     on_recording: RecordingHook | None = None  # a stored recording goes on (the pipeline), set by the app
 
     def answer(self, step: Step, *, opening: bool = False) -> str:
         """The step as TwiML, in the stream mode's form if there is one (``opening``: the call's first
         answer, which opens the stream with empty parameters: `opened` signs them per response)."""
         spec = self.streams.spec(request.host_url, opening=opening) if self.streams else None
-        return render(step, urls=self.urls, voice=self.voice, agent_dial=self.agent_dial, stream=spec)
+        live = self.live.spec(request.host_url) if self.live and step.action == "transfer" else None
+        return render(step, urls=self.urls, voice=self.voice, agent_dial=self.agent_dial, stream=spec, live=live)
 
     def opened(self, twiml: str, call_sid: str) -> str:
         """A first answer as sent: each response, a retried one too, signs a new stream."""
-        return self.streams.sign(twiml, call_sid) if self.streams else twiml
+        twiml = self.streams.sign(twiml, call_sid) if self.streams else twiml
+        return self.sent(twiml, call_sid)
+
+    def sent(self, twiml: str, call_sid: str) -> str:
+        """Any answer as sent: a live stream it starts gets freshly signed parameters."""
+        return self.live.sign(twiml, call_sid) if self.live else twiml
 
 
 def load_parts(settings: IvrSettings) -> IvrParts:
@@ -253,10 +260,10 @@ def advance(kind: str, event_of: Callable[[], Event]) -> Response:
         state = _state_of(call.flow_state)
         last = call.flow_state.get("_last") or {}
         if state is not None and last.get("key") == key:
-            return _xml(str(last.get("twiml")))  # a retry of the request we last answered
+            return _xml(ctx.sent(str(last.get("twiml")), sid))  # a retry of the request we last answered
         if state is not None and seq is not None and seq != state.seq and last.get("twiml"):
             log.info("ivr: call %s stale step %s (now %s): repeating the last answer", sid, seq, state.seq)
-            return _xml(str(last["twiml"]))
+            return _xml(ctx.sent(str(last["twiml"]), sid))
         now = _now()
         if state is None:
             log.info("ivr: call %s unknown or unreadable at /%s: starting over", sid, kind)
@@ -268,7 +275,7 @@ def advance(kind: str, event_of: Callable[[], Event]) -> Response:
         twiml = ctx.answer(step)
         record_step(tx, call, step, key, twiml=twiml, caller=form.get("From", ""))
     log.info("ivr: call %s step %s -> %s (%s)", sid, seq, step.node, step.action)
-    return _xml(twiml)
+    return _xml(ctx.sent(twiml, sid))
 
 
 def _state_of(data: dict[str, Any] | None) -> State | None:
@@ -447,13 +454,7 @@ def fallback() -> Response:
     """
     ctx = _ctx()
     sid = request.form.get("CallSid", "")
-    twiml = render_fallback(
-        ctx.flow.msg("fallback"),
-        ctx.flow.msg("recording_notice"),
-        urls=ctx.urls,
-        voice=ctx.voice,
-        agent_dial=ctx.agent_dial,
-    )
+    twiml = _fallback_twiml(ctx)
     if SID_RE.match(sid):
         try:
             with ctx.writing(), transaction(ctx.sessions) as session:
@@ -465,7 +466,21 @@ def fallback() -> Response:
         except Exception:
             log.exception("ivr: fallback for call %s could not be recorded", sid)
     log.warning("ivr: fallback used for call %s", sid or "-")
-    return _xml(twiml)
+    return _xml(ctx.sent(twiml, sid) if SID_RE.match(sid) else twiml)
+
+
+def _fallback_twiml(ctx: IvrContext, stream: StreamSpec | None = None) -> str:
+    """Apologise and transfer (the fallback URL, and any webhook that failed): needs no store."""
+    live = ctx.live.spec(request.host_url) if ctx.live else None
+    return render_fallback(
+        ctx.flow.msg("fallback"),
+        ctx.flow.msg("recording_notice"),
+        urls=ctx.urls,
+        voice=ctx.voice,
+        agent_dial=ctx.agent_dial,
+        stream=stream,
+        live=live,
+    )
 
 
 @bp.errorhandler(Exception)
@@ -484,15 +499,10 @@ def _server_error(exc: Exception) -> Response:
     stream = None
     if ctx.streams and path in ("/ivr/voice", "/ivr/gather", "/ivr/after"):  # the answers a stream mode renders
         stream = ctx.streams.spec(request.host_url, opening=opening)
-    twiml = render_fallback(
-        ctx.flow.msg("fallback"),
-        ctx.flow.msg("recording_notice"),
-        urls=ctx.urls,
-        voice=ctx.voice,
-        agent_dial=ctx.agent_dial,
-        stream=stream,
-    )
-    return _xml(ctx.opened(twiml, sid) if opening else twiml)
+    twiml = _fallback_twiml(ctx, stream)
+    if opening:
+        return _xml(ctx.opened(twiml, sid))
+    return _xml(ctx.sent(twiml, sid) if SID_RE.match(sid) else twiml)
 
 
 @bp.errorhandler(400)

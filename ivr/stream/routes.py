@@ -21,7 +21,7 @@ from ivr.flow_types import Event
 from ivr.signature import refuse_unsigned
 from ivr.stream.adapters import TwilioRedirector, load_engine
 from ivr.stream.hub import StreamHub, report_vocabulary
-from ivr.stream.live_twiml import start_live_stream
+from ivr.stream.live_twiml import LiveAnswers
 from ivr.stream.session import SessionConfig
 from ivr.stream.signing import StreamAnswers, ws_url
 from ivr.stream.transport import mount
@@ -70,22 +70,7 @@ def register(app: Flask, settings: StreamSettings, ivr: IvrContext) -> StreamHub
     mount(app, hub)
     app.register_blueprint(bp)
     if "live" in modes:
-        live_url = stream_url
-        ttl = settings.sig_ttl_s
-
-        @app.after_request
-        def _live_stream(resp: Response) -> Response:
-            """Transfers also start the call's live both-tracks stream (signed per response)."""
-            xml = resp.mimetype in ("application/xml", "text/xml")
-            if request.method != "POST" or not request.path.startswith("/ivr/") or not xml:
-                return resp
-            url = live_url or ws_url(request.host_url)
-            body = resp.get_data(as_text=True)
-            signed = start_live_stream(body, request.form.get("CallSid", "")[:64], token, url, ttl_s=ttl)
-            if signed is not body:
-                resp.set_data(signed)
-            return resp
-
+        ivr.live = LiveAnswers(token, stream_url, settings.sig_ttl_s)  # transfers render a live stream
     if mode:
         ivr.streams = StreamAnswers(mode, token, stream_url, settings.sig_ttl_s)
         threading.Thread(target=_warm_up, args=(hub, mode), name="stream-warm-up", daemon=True).start()

@@ -330,3 +330,34 @@ def test_a_call_on_postgresql(settings: Settings, pg_url: str) -> None:
     retry = tw.post("/ivr/status", {"CallSid": sim.call_sid, "CallStatus": "completed"})
     assert retry.status_code == 200
     app.extensions["hotline"]["engine"].dispose()
+
+
+def test_live_calls_transfer_answers_start_a_freshly_signed_live_stream(settings: Settings) -> None:
+    """HOTLINE_LIVE_CALLS: the transfer is rendered with its live stream (no rewrite of sent XML);
+    the stored answer stays unsigned and a retried request gets a stream of its own."""
+    from hotline.app import create_app
+    from ivr.stream.signing import check_signature
+
+    app = create_app(settings.with_(live_calls=True))
+    tw = SignedClient(app.test_client())
+    try:
+        action = start(tw)
+        first = tw.post(action, {"CallSid": SID, "From": FROM, "Digits": "0"}).get_data(as_text=True)
+        again = tw.post(action, {"CallSid": SID, "From": FROM, "Digits": "0"}).get_data(as_text=True)
+        for body in (first, again):
+            root = ET.fromstring(body)
+            stream = root.find("Start/Stream")
+            assert stream is not None and stream.get("track") == "both_tracks"
+            assert list(root).index(root.find("Start")) < list(root).index(root.find("Enqueue"))
+            params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+            assert params["topic"] and params["team"] == "general"
+            import time
+
+            assert check_signature("test-token", SID, "live", params, time.time()) == ""
+        nonce = [dict(ET.fromstring(b).find("Start/Stream").items()) for b in (first, again)]  # type: ignore[union-attr]
+        assert nonce[0]["url"].endswith("/ivr/stream")
+        assert first != again  # the retry names a new stream (new nonce), same answer otherwise
+        stored = call_row(app).flow_state["_last"]["twiml"]
+        assert 'name="sig" value=""' in stored  # what is kept for retries carries no signature
+    finally:
+        app.extensions["hotline"]["engine"].dispose()

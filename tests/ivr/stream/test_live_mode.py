@@ -7,12 +7,14 @@ import re
 from typing import Any
 
 from ivr.flow import Flow
+from ivr.flow_types import GatherSpec, State, Step
 from ivr.stream.actions import Close, Hear, Ignored, Listen
 from ivr.stream.hub import StreamHub, StreamWorker
-from ivr.stream.live_twiml import start_live_stream
+from ivr.stream.live_twiml import LiveAnswers
 from ivr.stream.replay import RecordingRedirector
 from ivr.stream.session import MediaStreamSession, SessionConfig
 from ivr.stream.signing import check_signature, stream_parameters
+from ivr.twiml import LiveSpec, render
 from tests.ivr.stream.conftest import NOW, TOKEN
 from tests.ivr.stream.test_session import CALL, media, start
 
@@ -89,22 +91,42 @@ def test_a_full_box_closes_the_new_live_stream_at_start_and_counts_it(ko_flow: F
     )  # type: ignore[arg-type]
 
 
-TRANSFER = (
-    '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="zh-CN">为了服务质量，本次通话将被录音</Say>'
-    '<Dial action="/ivr/after?s=4&amp;n=logistics" method="POST" record="record-from-answer-dual">'
-    "<Number>+8610000000</Number></Dial></Response>"
-)
+def _transfer(agent_dial: str = "") -> str:
+    step = Step(
+        ("正在为您转接",),
+        State(node="logistics", seq=4),
+        action="transfer",
+        skill="logistics",
+        notice="为了服务质量，本次通话将被录音",
+    )
+    return render(step, agent_dial=agent_dial, live=LiveSpec("wss://ivr.example.com/ivr/stream"))
 
 
-def test_a_transfer_starts_a_signed_live_stream_before_the_bridge() -> None:
-    out = start_live_stream(TRANSFER, CALL, TOKEN, "wss://ivr.example.com/ivr/stream", ttl_s=60)
-    assert out.index("<Start><Stream") < out.index("<Dial")
-    assert 'track="both_tracks"' in out and 'url="wss://ivr.example.com/ivr/stream"' in out
-    params = dict(re.findall(r'<Parameter name="([^"]+)" value="([^"]*)" />', out))
-    assert params["mode"] == "live" and params["topic"] == "logistics" and params["consent"] == "1"
-    assert check_signature(TOKEN, CALL, "live", params, NOW.timestamp()) == ""
-    assert check_signature(TOKEN, "CA" + "9" * 32, "live", params, NOW.timestamp()) == "auth"  # bound to the call
-    assert start_live_stream(out, CALL, TOKEN, "wss://x/ivr/stream") == out  # once
+def _params(twiml: str) -> dict[str, str]:
+    return dict(re.findall(r'<Parameter name="([^"]+)" value="([^"]*)" />', twiml))
+
+
+def test_a_transfer_renders_a_live_stream_before_the_bridge() -> None:
+    for agent_dial, bridge in (("", "<Enqueue"), ("+8610000000", "<Dial")):
+        out = _transfer(agent_dial)
+        assert out.index('<Stream track="both_tracks"') < out.index(bridge)
+        assert 'url="wss://ivr.example.com/ivr/stream"' in out
+        params = _params(out)
+        assert params["topic"] == "logistics" and params["consent"] == "1"
+        assert params.get("team", "") == ("logistics" if not agent_dial else "")
+        assert all(params[k] == "" for k in ("mode", "nonce", "exp", "sig"))  # signed per response, not stored
+    menu = Step(("请按1",), State(node="root", seq=1), action="gather", gather=GatherSpec(input="dtmf"))
+    assert "both_tracks" not in render(menu, live=LiveSpec("wss://x/ivr/stream"))  # no bridge, no stream
+
+
+def test_each_answer_as_sent_signs_its_own_live_stream() -> None:
+    answers = LiveAnswers(TOKEN, "wss://ivr.example.com/ivr/stream", ttl_s=60)
+    rendered = _transfer()
+    one, two = answers.sign(rendered, CALL), answers.sign(rendered, CALL)
+    p1, p2 = _params(one), _params(two)
+    assert p1["mode"] == "live" and p1["nonce"] != p2["nonce"]  # a retried answer names a new stream
+    assert check_signature(TOKEN, CALL, "live", p1, NOW.timestamp()) == ""
+    assert check_signature(TOKEN, "CA" + "9" * 32, "live", p1, NOW.timestamp()) == "auth"  # bound to the call
     menu = '<Response><Gather input="dtmf"><Say>请按1</Say></Gather></Response>'
-    assert start_live_stream(menu, CALL, TOKEN, "wss://x/ivr/stream") == menu  # no bridge, no stream
-    assert start_live_stream(TRANSFER, CALL, TOKEN, "") == TRANSFER  # no URL to stream to
+    assert answers.sign(menu, CALL) == menu
+    assert LiveAnswers("", "wss://x").sign(rendered, CALL) == rendered  # nothing to sign with
