@@ -10,8 +10,8 @@ from ..conftest import ROOT
 
 SESSION_CALLS = {"get", "add", "add_all", "delete", "execute", "scalar", "scalars", "query", "flush", "merge"}
 SESSION_NAMES = {"s", "db"}  # what the workspace calls a store session (Flask's is `session`)
-OWN_OBJECTS = {"self", "g", "lm", "session"}  # attributes the views may set: their own, Flask's
-SQLALCHEMY_ALLOWED = {("sqlalchemy.orm", "Session")}  # type hints only
+OWN_OBJECTS = {"self", "g", "lm", "session", "app"}  # attributes the views may set: their own, Flask's
+SQLALCHEMY_ALLOWED = {("sqlalchemy.orm", "Session"), ("sqlalchemy.orm", "sessionmaker")}  # type hints only
 
 
 def _problems(path: Path) -> list[str]:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hotline.cli.route import route
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 KEYS = ["text", "path", "node", "confidence", "action"]
 REQUESTS = ["我的快递怎么一天都没有物流了", "买了四天就降价了能保价吗", "", "  转人工  ", "今天天气怎么样"]

@@ -16,7 +16,7 @@ from ivr.route import load_router, make_router
 from ivr.routing import SpeechRouter
 from tests.serving import hotline_serve, simulate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MENU = ROOT / "ivr" / "menus" / "950618.yaml"
 HOURS = ROOT / "ivr" / "menus" / "hours.yaml"
 OPEN = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday noon in Shanghai: agents working
