@@ -46,6 +46,15 @@ class TranscriptRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+FLAG_BITS = {"forbidden_phrase": 1, "angry_customer": 2, "long_silence": 4, "auto_fail": 8}
+
+
+def flag_bits(flags: list[str], auto_fail: bool = False) -> int:
+    """The flags of a score as one integer (auto_fail counts whether flagged or set as a column)."""
+    bits = sum(bit for name, bit in FLAG_BITS.items() if name in (flags or []))
+    return bits | (FLAG_BITS["auto_fail"] if auto_fail else 0)
+
+
 class ScoreRow(Base):
     """An automatic scorecard result. ``items``: name -> {score, max, evidence[...]}; version kept."""
 
@@ -62,6 +71,8 @@ class ScoreRow(Base):
     flags: Mapped[list[str]] = mapped_column(
         JSON, default=list
     )  # forbidden_phrase, angry_customer, long_silence, auto_fail
+    # the flags as bits (FLAG_BITS), kept in step by save_score: an indexed filter, no JSON matching
+    flag_bits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     items: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # metrics, per-turn sentiment, quarters
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

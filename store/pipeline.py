@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, literal, select, update
+from sqlalchemy import String, and_, cast, delete, exists, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.models import Call
-from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
+from store import search_index
+from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow, flag_bits
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -204,7 +205,8 @@ def set_call_state(s: Session, call_id: int, state: str, error: str = "") -> Non
 
 
 def save_transcript(s: Session, call_id: int, **values: Any) -> TranscriptRow:
-    """One transcript per call; a re-run replaces it (steps are idempotent)."""
+    """One transcript per call; a re-run replaces it (steps are idempotent). The text index is
+    rewritten in the same transaction, so search never sees an old text or misses a new one."""
     row = s.scalars(select(TranscriptRow).where(TranscriptRow.call_id == call_id)).first()
     if row is None:
         row = TranscriptRow(call_id=call_id)
@@ -212,7 +214,21 @@ def save_transcript(s: Session, call_id: int, **values: Any) -> TranscriptRow:
     for k, v in values.items():
         setattr(row, k, v)
     s.flush()
+    search_index.index_transcript(s, call_id, row.text or "")
     return row
+
+
+def delete_transcripts(s: Session, call_ids: list[int]) -> int:
+    """Delete the transcripts of these calls and their index entries; returns how many rows went."""
+    if not call_ids:
+        return 0
+    n = 0
+    for lo in range(0, len(call_ids), 500):
+        part = call_ids[lo : lo + 500]
+        res = s.execute(delete(TranscriptRow).where(TranscriptRow.call_id.in_(part)).execution_options(synchronize_session=False))
+        n += int(getattr(res, "rowcount", 0) or 0)
+    search_index.drop_transcripts(s, call_ids)
+    return n
 
 
 def save_score(s: Session, call_id: int, **values: Any) -> ScoreRow:
@@ -222,6 +238,7 @@ def save_score(s: Session, call_id: int, **values: Any) -> ScoreRow:
         s.add(row)
     for k, v in values.items():
         setattr(row, k, v)
+    row.flag_bits = flag_bits(list(row.flags or []), bool(row.auto_fail))
     s.flush()
     return row
 
