@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, ForeignKey, Integer, String, Text, event, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store import search_index
 from store.base import Base, utcnow
 
 
@@ -55,6 +56,19 @@ def flag_bits(flags: list[str], auto_fail: bool = False) -> int:
     return bits | (FLAG_BITS["auto_fail"] if auto_fail else 0)
 
 
+# Every ORM write of a transcript rewrites its index entry in the same transaction (the pipeline,
+# the CLI, tests); bulk Core deletes go through store.pipeline.delete_transcripts.
+@event.listens_for(TranscriptRow, "after_insert")
+@event.listens_for(TranscriptRow, "after_update")
+def _index_transcript(_mapper: Any, conn: Connection, row: TranscriptRow) -> None:
+    search_index.index_transcript(conn, row.call_id, row.text or "")
+
+
+@event.listens_for(TranscriptRow, "after_delete")
+def _unindex_transcript(_mapper: Any, conn: Connection, row: TranscriptRow) -> None:
+    search_index.drop_transcripts(conn, [row.call_id])
+
+
 class ScoreRow(Base):
     """An automatic scorecard result. ``items``: name -> {score, max, evidence[...]}; version kept."""
 
@@ -94,3 +108,9 @@ class Job(Base):
     worker: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+@event.listens_for(ScoreRow, "before_insert")
+@event.listens_for(ScoreRow, "before_update")
+def _flag_bits(_mapper: Any, _conn: Connection, row: ScoreRow) -> None:
+    row.flag_bits = flag_bits(list(row.flags or []), bool(row.auto_fail))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from store.models import Call
 from store import search_index
-from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow, flag_bits
+from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -213,8 +213,7 @@ def save_transcript(s: Session, call_id: int, **values: Any) -> TranscriptRow:
         s.add(row)
     for k, v in values.items():
         setattr(row, k, v)
-    s.flush()
-    search_index.index_transcript(s, call_id, row.text or "")
+    s.flush()  # the mapper event in models_pipeline rewrites the text index here
     return row
 
 
@@ -238,7 +237,6 @@ def save_score(s: Session, call_id: int, **values: Any) -> ScoreRow:
         s.add(row)
     for k, v in values.items():
         setattr(row, k, v)
-    row.flag_bits = flag_bits(list(row.flags or []), bool(row.auto_fail))
     s.flush()
     return row
 

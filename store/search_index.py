@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 TABLE = "transcript_terms"
@@ -87,11 +87,11 @@ def tsvectors(value: str) -> list[str]:
     return out
 
 
-def _sqlite(s: Session | Any) -> bool:
+def _sqlite(s: Session | Connection) -> bool:
     return bool(s.get_bind().dialect.name == "sqlite") if isinstance(s, Session) else s.dialect.name == "sqlite"
 
 
-def index_transcript(s: Session, call_id: int, value: str) -> None:
+def index_transcript(s: Session | Connection, call_id: int, value: str) -> None:
     """(Re)index one call's transcript text; call it wherever the transcript is written."""
     drop_transcripts(s, [call_id])
     if _sqlite(s):
@@ -102,7 +102,7 @@ def index_transcript(s: Session, call_id: int, value: str) -> None:
         s.execute(text(f"INSERT INTO {TABLE} (call_id, terms) VALUES (:id, CAST(:v AS tsvector))"), rows)
 
 
-def drop_transcripts(s: Session, call_ids: Sequence[int]) -> None:
+def drop_transcripts(s: Session | Connection, call_ids: Sequence[int]) -> None:
     """Remove calls from the index (a transcript replaced or deleted)."""
     if not call_ids:
         return
