@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, func, select, text, tuple_
@@ -101,10 +101,16 @@ class Page:
     total_kind: str = EXACT  # exact | cached (total_at: when counted) | estimate
     total_at: float = 0.0  # time.time() of a cached count
     next_after: tuple[Any, int] | None = None  # the keyset cursor of the next page (None: last page)
+    more: bool = False  # a next page exists
+
+    @property
+    def counted_at(self) -> datetime:
+        return datetime.fromtimestamp(self.total_at, UTC)
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
 
 def sentiment_conds(band: str) -> list[Any]:
     """SQL conditions for customer sentiment within a band (open ends add none)."""
@@ -294,9 +300,22 @@ class _OverBudget(Exception):
 
 
 def _cache_key(s: Session, f: CallFilter, what: str) -> tuple[Any, ...]:
-    fields = (f.start, f.end, f.agent, f.team, f.menu, f.outcome, f.score_min, f.score_max, f.sentiment,
-              tuple(sorted(f.flags)), f.q.strip(), f.reviewed, f.scored_only or _by_score(f),
-              tuple(f.call_ids) if f.call_ids is not None else None)
+    fields = (
+        f.start,
+        f.end,
+        f.agent,
+        f.team,
+        f.menu,
+        f.outcome,
+        f.score_min,
+        f.score_max,
+        f.sentiment,
+        tuple(sorted(f.flags)),
+        f.q.strip(),
+        f.reviewed,
+        f.scored_only or _by_score(f),
+        tuple(f.call_ids) if f.call_ids is not None else None,
+    )
     return (what, str(s.get_bind().url), fields)
 
 
@@ -456,8 +475,14 @@ def list_calls(s: Session, f: CallFilter, *, count: bool = True) -> Page:
     nxt = (got[-1][1], ids[-1]) if more and got and _keyset(f) else None
     c = smart_count(s, f, probe) if count else Count(0)
     return Page(
-        rows=load_rows(s, ids), total=c.n, page=page, per_page=per_page, total_kind=c.kind, total_at=c.at,
+        rows=load_rows(s, ids),
+        total=c.n,
+        page=page,
+        per_page=per_page,
+        total_kind=c.kind,
+        total_at=c.at,
         next_after=nxt,
+        more=more,
     )
 
 

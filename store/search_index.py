@@ -87,6 +87,11 @@ def tsvectors(value: str) -> list[str]:
     return out
 
 
+def not_a_model(name: str | None, type_: str, _parent: Any = None) -> bool:
+    """Alembic ``include_name``: False for the index's tables (raw DDL, no ORM model)."""
+    return not (type_ == "table" and (name or "").startswith(TABLE))
+
+
 def _sqlite(s: Session | Connection) -> bool:
     return bool(s.get_bind().dialect.name == "sqlite") if isinstance(s, Session) else s.dialect.name == "sqlite"
 
@@ -95,7 +100,9 @@ def index_transcript(s: Session | Connection, call_id: int, value: str) -> None:
     """(Re)index one call's transcript text; call it wherever the transcript is written."""
     drop_transcripts(s, [call_id])
     if _sqlite(s):
-        s.execute(text(f"INSERT INTO {TABLE} (rowid, terms) VALUES (:id, :t)"), {"id": call_id, "t": " ".join(tokens(value))})
+        s.execute(
+            text(f"INSERT INTO {TABLE} (rowid, terms) VALUES (:id, :t)"), {"id": call_id, "t": " ".join(tokens(value))}
+        )
         return
     rows = [{"id": call_id, "v": v} for v in tsvectors(value)]
     if rows:
@@ -115,7 +122,9 @@ def drop_transcripts(s: Session | Connection, call_ids: Sequence[int]) -> None:
 def index_raw(cur: Any, sqlite: bool, rows: Iterable[tuple[int, str]]) -> None:
     """Bulk index ``(call_id, text)`` rows through a DB-API cursor (migration, benchmark fill)."""
     if sqlite:
-        cur.executemany(f"INSERT INTO {TABLE} (rowid, terms) VALUES (?, ?)", [(i, " ".join(tokens(t))) for i, t in rows])
+        cur.executemany(
+            f"INSERT INTO {TABLE} (rowid, terms) VALUES (?, ?)", [(i, " ".join(tokens(t))) for i, t in rows]
+        )
         return
     data = [(i, v) for i, t in rows for v in tsvectors(t)]
     if data:
