@@ -224,7 +224,9 @@ def delete_transcripts(s: Session, call_ids: list[int]) -> int:
     n = 0
     for lo in range(0, len(call_ids), 500):
         part = call_ids[lo : lo + 500]
-        res = s.execute(delete(TranscriptRow).where(TranscriptRow.call_id.in_(part)).execution_options(synchronize_session=False))
+        res = s.execute(
+            delete(TranscriptRow).where(TranscriptRow.call_id.in_(part)).execution_options(synchronize_session=False)
+        )
         n += int(getattr(res, "rowcount", 0) or 0)
     search_index.drop_transcripts(s, call_ids)
     return n

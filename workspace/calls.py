@@ -74,8 +74,10 @@ def calls() -> Any:
         a = {k: list(v) for k, v in args.items() if k != "after"}  # a cursor belongs to one page only
         for k, v in changes.items():
             a[k] = [inputs.cursor_text(v) if k == "after" else str(v)]
-        return url_for("workspace.calls.calls") + "?" + "&".join(
-            f"{k}={quote(str(x), safe='')}" for k, vs in a.items() for x in vs if x != ""
+        return (
+            url_for("workspace.calls.calls")
+            + "?"
+            + "&".join(f"{k}={quote(str(x), safe='')}" for k, vs in a.items() for x in vs if x != "")
         )
 
     return render_template(

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "models": "hotline.cli.models:models",
     "transcribe": "hotline.cli.transcribe:transcribe",
     "route": "hotline.cli.route:route",
+    "retention": "hotline.cli.retention:retention",
+    "db": "hotline.cli.db:db",
 }
 
 
