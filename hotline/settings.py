@@ -107,8 +107,9 @@ class Settings:
         kept = [d for d in (self.retain_recordings_days, self.retain_transcripts_days) if d]
         if self.retain_audit_days and (len(kept) < 2 or self.retain_audit_days < max(kept)):
             raise SettingsError(
-                "HOTLINE_RETAIN_AUDIT_DAYS: the audit log must outlive what it records: expected 0 (keep) or at "
-                f"least HOTLINE_RETAIN_RECORDINGS_DAYS and HOTLINE_RETAIN_TRANSCRIPTS_DAYS, got {self.retain_audit_days}"
+                "HOTLINE_RETAIN_AUDIT_DAYS: the audit log must outlive what it records: expected 0 (keep) or "
+                "at least HOTLINE_RETAIN_RECORDINGS_DAYS and HOTLINE_RETAIN_TRANSCRIPTS_DAYS, "
+                f"got {self.retain_audit_days}"
             )
         if not 0 <= self.maintenance_hour <= 23:
             raise SettingsError(f"HOTLINE_MAINTENANCE_HOUR: expected 0..23, got {self.maintenance_hour}")

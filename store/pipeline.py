@@ -16,8 +16,8 @@ from sqlalchemy import String, and_, cast, delete, exists, literal, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.models import Call
 from store import search_index
+from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"

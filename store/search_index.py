@@ -17,7 +17,6 @@ disagree; migration 0009 builds it for transcripts written before.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Sequence
 from typing import Any
 

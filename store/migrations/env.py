@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from store.base import Base
-from store.search_index import not_a_model
 from store.models import load_all_models
+from store.search_index import not_a_model
 
 load_all_models()
 target_metadata = Base.metadata

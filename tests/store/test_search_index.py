@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, text
@@ -149,7 +148,8 @@ def test_migration_builds_the_index_for_existing_transcripts(tmp_path: Path) -> 
         conn.execute(
             text(
                 "INSERT INTO transcripts (call_id, engine, model, language, duration_s, data, text, created_at) "
-                "VALUES (1, '', '', 'zh', 1, '{}', '我想退款', '2026-01-01'), (2, '', '', 'zh', 1, '{}', '发票', '2026-01-01')"
+                "VALUES (1, '', '', 'zh', 1, '{}', '我想退款', '2026-01-01'), "
+                "(2, '', '', 'zh', 1, '{}', '发票', '2026-01-01')"
             )
         )
         conn.execute(
