@@ -73,7 +73,9 @@ def human_total(auto_total: float | None, auto_fail: bool, items: dict[str, Any]
 def revised_items(original_items: dict[str, Any], human: dict[str, float | None]) -> dict[str, Any]:
     """A disputed review's items re-merged with the resolver's scores, against the same automatic
     scores and keeping the original reviewer's notes."""
-    auto_items = {k: {"score": v["auto"], "max": v["max"], "name": v.get("name", k)} for k, v in original_items.items()}
+    auto_items = {
+        k: {"score": v["auto"], "max": v["max"], "name": v.get("name", k)} for k, v in original_items.items()
+    }
     notes = {k: v.get("note", "") for k, v in original_items.items()}
     return merge_items(auto_items, human, notes)
 

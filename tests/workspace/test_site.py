@@ -12,7 +12,6 @@ from .helpers import make_review, make_sample, sessions_of
 
 ROLES = ("qa1", "sup", "admin")
 
-
 def _urls(app: Any, sd: Any) -> dict[str, str]:
     sid = make_sample(app, sd)
     cal_call = sd.good_ids[0]
