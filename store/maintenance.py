@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from store import search_index
 
@@ -60,3 +61,21 @@ def database_bytes(engine: Engine) -> int:
         return sum(os.path.getsize(p) for p in (path, path + "-wal") if path and os.path.exists(p))
     with engine.connect() as conn:
         return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0)
+
+
+def storage_summary(s: Session) -> dict[str, Any]:
+    """What the storage page shows: rough counts (no table scan for calls), the last retention
+    run's audit entry and the last maintenance jobs."""
+    from store.models import Call
+    from store.models_pipeline import Job, Recording, TranscriptRow
+    from store.models_review import AuditEntry
+
+    return {
+        "calls": int(s.scalar(select(func.max(Call.id))) or 0),  # ids only grow
+        "recordings": int(s.scalar(select(func.count(Recording.id)).where(Recording.audio_path != "")) or 0),
+        "transcripts": int(s.scalar(select(func.count(TranscriptRow.id))) or 0),
+        "last_retention": s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "retention").order_by(AuditEntry.id.desc()).limit(1)
+        ).first(),
+        "upkeep": list(s.scalars(select(Job).where(Job.key.like("maint:%")).order_by(Job.id.desc()).limit(6))),
+    }

@@ -17,14 +17,27 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from workspace import audit, auth, calibration, calls, disputes, exports, inputs, present, review, sampling, trends
+from workspace import (
+    audit,
+    auth,
+    calibration,
+    calls,
+    disputes,
+    exports,
+    inputs,
+    present,
+    review,
+    sampling,
+    storage,
+    trends,
+)
 from workspace.auth import check_csrf, csrf_token, roles_required
 from workspace.inputs import InputError
 from workspace.sampling_run import REASON_LABELS
 from workspace.web import tz
 
 bp = Blueprint("workspace", __name__, url_prefix="/qa", template_folder="templates", static_folder="static")
-for area in (auth, calls, review, disputes, calibration, sampling, exports, trends, audit):
+for area in (auth, calls, review, disputes, calibration, sampling, exports, trends, audit, storage):
     bp.register_blueprint(area.bp)
 
 

@@ -108,3 +108,16 @@ def test_scheduler_claims_each_task_once_per_day(ws: Any) -> None:  # noqa: F811
     with transaction(ext["sessions"]) as s:
         steps = {j.step: j.status for j in s.scalars(select(Job).where(Job.key.like("maint:%")))}
     assert steps == {"maint-retention": "done", "maint-analyze": "done", "maint-vacuum": "done"}
+
+
+def test_storage_page_for_admins_only(ws: Any) -> None:  # noqa: F811
+    from ..workspace.conftest import login
+
+    app, _ = ws
+    c = app.test_client()
+    login(c, "admin")
+    html = c.get("/qa/storage").get_data(as_text=True)
+    assert 'id="disk-free"' in html and 'id="db-size"' in html and "录音保存 180 天" in html
+    q = app.test_client()
+    login(q, "qa1")
+    assert q.get("/qa/storage").status_code == 403
