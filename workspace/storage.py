@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
+
 from store import maintenance
 from store.db import transaction
 from workspace.auth import roles_required
