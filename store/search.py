@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, select, text, tuple_
+from sqlalchemy import Connection, String, and_, cast, exists, func, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -316,7 +316,9 @@ def _cache_key(s: Session, f: CallFilter, what: str) -> tuple[Any, ...]:
         f.scored_only or _by_score(f),
         tuple(f.call_ids) if f.call_ids is not None else None,
     )
-    return (what, str(s.get_bind().url), fields)
+    bind = s.get_bind()
+    url = bind.engine.url if isinstance(bind, Connection) else bind.url
+    return (what, str(url), fields)
 
 
 def _cached(key: tuple[Any, ...], ttl: float) -> tuple[float, int] | None:
