@@ -409,6 +409,8 @@ def _parts(f: CallFilter) -> list[CallFilter]:
         out.append(replace(base, flags=list(f.flags)))
     if f.reviewed is not None:
         out.append(replace(base, reviewed=f.reviewed))
+    if f.call_ids is not None:  # a rare word's matches (or the caller's own list)
+        out.append(replace(base, call_ids=list(f.call_ids)))
     return out
 
 
@@ -434,15 +436,24 @@ def estimate_calls(s: Session, f: CallFilter) -> int:
 
 
 def smart_count(s: Session, f: CallFilter, probe: str) -> Count:
-    """Exact if quick (COUNT_BUDGET_S), else the same filter's recent count, else an estimate."""
+    """Exact if quick (COUNT_BUDGET_S), else the same filter's recent count, else an estimate.
+
+    A slow filter's estimate is kept as long as a count is (its key says "estimate"), so a page
+    view pays the budget once per COUNT_TTL_S, not every time."""
     key = _cache_key(s, f, "count")
     hit = _cached(key, COUNT_TTL_S)
     if hit is not None:
         return Count(hit[1], CACHED, hit[0])
+    est_key = _cache_key(s, f, "estimate")
+    hit = _cached(est_key, COUNT_TTL_S)
+    if hit is not None:
+        return Count(hit[1], ESTIMATE)
     try:
         n = count_calls(s, f, probe=probe, budget_s=COUNT_BUDGET_S)
     except _OverBudget:
-        return Count(estimate_calls(s, f), ESTIMATE)
+        est = estimate_calls(s, f)
+        _remember(est_key, est)
+        return Count(est, ESTIMATE)
     _remember(key, n)
     return Count(n, EXACT)
 

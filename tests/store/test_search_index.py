@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, text
@@ -167,4 +168,66 @@ def test_migration_builds_the_index_for_existing_transcripts(tmp_path: Path) -> 
         assert [r.id for r in search.list_calls(s, search.CallFilter(q="退款")).rows] == [1]
         assert [r.id for r in search.list_calls(s, search.CallFilter(q="票")).rows] == [2]
         assert [r.id for r in search.list_calls(s, search.CallFilter(flags=["angry_customer"])).rows] == [1]
+    engine.dispose()
+
+
+SLOW = {
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000) "
+    "SELECT count(*) FROM n",
+    "postgresql": "SELECT count(*) FROM (SELECT pg_sleep(5)) AS x",
+}
+
+
+def _budget_stops_and_session_goes_on(url: str) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as s:
+        with pytest.raises(search._OverBudget):
+            search._budgeted(s, text(SLOW[engine.dialect.name]), 0.05)
+        assert s.scalar(text("SELECT 1")) == 1  # the transaction is still usable
+        assert search._budgeted(s, text("SELECT 7"), 0.5) == 7
+    engine.dispose()
+
+
+def test_count_budget_stops_a_slow_count_sqlite(tmp_path: Path) -> None:
+    _budget_stops_and_session_goes_on(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+
+@pytest.mark.scaleout
+def test_count_budget_stops_a_slow_count_postgresql(pg_url: str) -> None:  # noqa: F811
+    _budget_stops_and_session_goes_on(pg_url)
+
+
+def test_slow_count_is_estimated_and_the_page_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over budget: the independence estimate, marked as such, and reused rather than recounted."""
+    search.forget_counts()
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        for i in range(40):
+            call = Call(call_sid=f"CA{i}", menu_path=[], flow_state={}, team="T1" if i % 4 == 0 else "T2")
+            s.add(call)
+            s.flush()
+            pipeline.save_transcript(s, call.id, text="退款" if i % 2 == 0 else "发票", data={})
+    real = search.count_calls
+    calls: list[float | None] = []
+
+    def slow(s: Any, f: Any, *, probe: str = search.PROBE_IN, budget_s: float | None = None) -> int:
+        calls.append(budget_s)
+        if budget_s is not None:
+            raise search._OverBudget()
+        return real(s, f, probe=probe)
+
+    monkeypatch.setattr(search, "count_calls", slow)
+    f = search.CallFilter(team="T1", q="退款")
+    with transaction(factory) as s:
+        page = search.list_calls(s, f)
+        assert page.total_kind == search.ESTIMATE
+        assert page.total == round(40 * (10 / 40) * (20 / 40))  # whole x team share x text share
+        assert len(page.rows) == 10  # the rows themselves are exact
+        budgeted = calls.count(search.COUNT_BUDGET_S)
+        again = search.list_calls(s, f)
+        assert again.total_kind == search.ESTIMATE and calls.count(search.COUNT_BUDGET_S) == budgeted
+    search.forget_counts()
     engine.dispose()
