@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, cast, exists, func, select, text, tuple_
+from sqlalchemy import Connection, Integer, String, and_, bindparam, cast, exists, func, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -256,8 +256,10 @@ def _filtered(f: CallFilter, columns: Sequence[Any], *, probe: str = PROBE_IN, d
         conds.append(Call.id.in_(text_q.ids(dialect)))
     if f.after is not None and _keyset(f):
         col, tie = _sort_cols(f)
+        value = utc(f.after[0]) if isinstance(f.after[0], datetime) else f.after[0]
+        after = tuple_(bindparam(None, value, type_=col.type), bindparam(None, int(f.after[1]), type_=Integer()))
         key = tuple_(col, tie)
-        conds.append(key < tuple_(*f.after) if f.sort.startswith("-") else key > tuple_(*f.after))
+        conds.append(key < after if f.sort.startswith("-") else key > after)
     if conds:
         q = q.where(and_(*conds))
     return q
