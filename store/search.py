@@ -226,9 +226,12 @@ class _TextSearch:
         if dialect == "sqlite":
             cond = text(f"EXISTS (SELECT 1 FROM {INDEX} WHERE {INDEX} MATCH :fq AND rowid = {outer_sql})")
         else:
+            # Per row, through the call_id index: OFFSET 0 keeps the EXISTS a subplan (PostgreSQL
+            # would otherwise make it a semi-join that first collects every match of a common word),
+            # and the function form of @@ keeps the GIN index out of a one-row probe.
             cond = text(
                 f"EXISTS (SELECT 1 FROM {INDEX} AS tt WHERE tt.call_id = {outer_sql} "
-                "AND tt.terms @@ CAST(:fq AS tsquery))"
+                "AND ts_match_vq(tt.terms, CAST(:fq AS tsquery)) OFFSET 0)"
             )
         cond = cond.bindparams(fq=fq)
         return cond if search_index.is_exact(self.q) else and_(cond, _like_check(self.q, outer))
