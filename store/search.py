@@ -19,7 +19,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, bindparam, cast, exists, func, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -250,7 +263,11 @@ def _filtered(f: CallFilter, columns: Sequence[Any], *, probe: str = PROBE_IN, d
     """
     call, score, text_q = _conds(f)
     q = select(*columns).select_from(Call)
-    if score or f.scored_only or _by_score(f):
+    if _by_score(f) and dialect == "sqlite":
+        # "+" keeps SQLite from probing scores by call_id, so it walks the score's own index in
+        # sort order (no sort of every scored call); PostgreSQL's planner needs no such hint
+        q = q.join(ScoreRow, Call.id == literal_column("+scores.call_id"))
+    elif score or f.scored_only or _by_score(f):
         q = q.join(ScoreRow, ScoreRow.call_id == Call.id)
     conds = call + score
     if text_q is not None and probe != PROBE_IN:
