@@ -480,6 +480,17 @@ def smart_count(s: Session, f: CallFilter, probe: str) -> Count:
     return Count(n, EXACT)
 
 
+def _planner_rows(s: Session, stmt: Any) -> float:
+    """PostgreSQL's estimate of a statement's rows (EXPLAIN, no execution). A GIN bitmap cannot stop
+    after the first matches as FTS5 does, so a common word's id list would cost every match."""
+    sql = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = s.execute(text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar()
+    try:
+        return float(plan[0]["Plan"]["Plan Rows"])  # type: ignore[index]
+    except (TypeError, KeyError, IndexError, ValueError):
+        return 0.0
+
+
 def list_calls(s: Session, f: CallFilter, *, count: bool = True) -> Page:
     """One page of the filtered, sorted list: ids by key (``f.after``) or LIMIT/OFFSET, then the rows."""
     per_page = max(1, min(f.per_page, 500))
@@ -490,7 +501,9 @@ def list_calls(s: Session, f: CallFilter, *, count: bool = True) -> Page:
     if text_q is not None:
         # A rare word: the index gives an id list (bound parameters). A common word stops after
         # MAX_ID_LIST matches and is tested per row (EXISTS) instead, which finds a page quickly.
-        if f.call_ids is None:
+        if f.call_ids is None and dialect != "sqlite" and _planner_rows(s, text_q.ids(dialect)) > MAX_ID_LIST:
+            matched = list(range(MAX_ID_LIST + 1))  # common by the planner's statistics: skip the id list
+        elif f.call_ids is None:
             matched = list(s.scalars(text_q.ids(dialect).limit(MAX_ID_LIST + 1)))
         else:
             keep = set(f.call_ids)
