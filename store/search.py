@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
+    ColumnElement,
     Connection,
     Integer,
     String,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -125,6 +128,30 @@ class Page:
         return max(1, math.ceil(self.total / self.per_page))
 
 
+class _Contains(ColumnElement[bool]):
+    """``haystack`` contains ``needle`` as a substring: ``instr`` (SQLite) / ``strpos`` (PostgreSQL).
+
+    Not ``LIKE '%x%'``: PostgreSQL guesses such a pattern matches almost nothing and then scans the
+    whole calls table to sort it, where a walk of the newest calls finds a page at once."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, haystack: Any, needle: str) -> None:
+        self.haystack = haystack
+        self.needle = bindparam(None, needle, type_=String())
+
+
+@compiles(_Contains)
+def _contains_default(el: _Contains, compiler: Any, **kw: Any) -> str:
+    return f"(instr({compiler.process(el.haystack, **kw)}, {compiler.process(el.needle, **kw)}) > 0)"
+
+
+@compiles(_Contains, "postgresql")
+def _contains_pg(el: _Contains, compiler: Any, **kw: Any) -> str:
+    return f"(strpos({compiler.process(el.haystack, **kw)}, {compiler.process(el.needle, **kw)}) > 0)"
+
+
 def sentiment_conds(band: str) -> list[Any]:
     """SQL conditions for customer sentiment within a band (open ends add none)."""
     lo, hi = SENTIMENT_BANDS[band]
@@ -159,7 +186,7 @@ def _conds(f: CallFilter) -> tuple[list[Any], list[Any], Any | None]:
     if f.outcome:
         call.append(Call.outcome == f.outcome)
     if f.menu:
-        call.append(cast(Call.menu_path, String).like(_like(f.menu), escape="\\"))
+        call.append(_Contains(cast(Call.menu_path, String), f.menu))
     if f.reviewed is not None:
         has = exists().where(Review.call_id == Call.id, Review.kind == "review")
         call.append(has if f.reviewed else ~has)
