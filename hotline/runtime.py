@@ -164,6 +164,10 @@ def install(app: Any) -> Pipeline:
     pipe = Pipeline(ext["settings"], ext["sessions"], mode="server")
     ext["pipeline"] = pipe
     ext["on_recording"] = pipe.admit
+    from hotline.scheduler import Scheduler
+
+    ext["scheduler"] = Scheduler(ext["settings"], ext["engine"], ext["sessions"])
+    ext["scheduler"].start()  # daily retention and analyze, weekly vacuum (docs/archive.md)
     try:
         if pipe.settings.redis_url or pipe.pending():
             pipe.start()  # RQ: only the sweeper runs here; embedded: resume unfinished work

@@ -87,6 +87,11 @@ class Settings:
     job_lease_s: int = 60  # a running job whose worker is silent this long is handed to another
     kpi_service_level_s: int = 20  # service level: share of calls answered within this many seconds
     log_level: str = "INFO"
+    # retention (docs/archive.md): days from the call's start; 0 keeps for ever
+    retain_recordings_days: int = 180  # audio files
+    retain_transcripts_days: int = 365  # transcripts, their text index and automatic scores
+    retain_audit_days: int = 1095  # the audit log: at least as long as the data it speaks of
+    maintenance_hour: int = 3  # local hour after which the daily retention / analyze (weekly vacuum) run
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -115,6 +120,20 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
+        for name in ("retain_recordings_days", "retain_transcripts_days", "retain_audit_days"):
+            if not 0 <= getattr(self, name) <= 36500:
+                raise SettingsError(
+                    f"HOTLINE_{name.upper()}: expected 0 (keep) .. 36500 days, got {getattr(self, name)}"
+                )
+        kept = [d for d in (self.retain_recordings_days, self.retain_transcripts_days) if d]
+        if self.retain_audit_days and (len(kept) < 2 or self.retain_audit_days < max(kept)):
+            raise SettingsError(
+                "HOTLINE_RETAIN_AUDIT_DAYS: the audit log must outlive what it records: expected 0 (keep) or "
+                "at least HOTLINE_RETAIN_RECORDINGS_DAYS and HOTLINE_RETAIN_TRANSCRIPTS_DAYS, "
+                f"got {self.retain_audit_days}"
+            )
+        if not 0 <= self.maintenance_hour <= 23:
+            raise SettingsError(f"HOTLINE_MAINTENANCE_HOUR: expected 0..23, got {self.maintenance_hour}")
         if not 1 <= self.recording_max_mb <= 4096:
             raise SettingsError(f"HOTLINE_RECORDING_MAX_MB: expected 1..4096, got {self.recording_max_mb}")
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, ForeignKey, Integer, String, Text, event, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store import search_index
 from store.base import Base, utcnow
 
 
@@ -46,6 +47,28 @@ class TranscriptRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+FLAG_BITS = {"forbidden_phrase": 1, "angry_customer": 2, "long_silence": 4, "auto_fail": 8, "needs_review": 16}
+
+
+def flag_bits(flags: list[str], auto_fail: bool = False) -> int:
+    """The flags of a score as one integer (auto_fail counts whether flagged or set as a column)."""
+    bits = sum(bit for name, bit in FLAG_BITS.items() if name in (flags or []))
+    return bits | (FLAG_BITS["auto_fail"] if auto_fail else 0)
+
+
+# Every ORM write of a transcript rewrites its index entry in the same transaction (the pipeline,
+# the CLI, tests); bulk Core deletes go through store.pipeline.delete_transcripts.
+@event.listens_for(TranscriptRow, "after_insert")
+@event.listens_for(TranscriptRow, "after_update")
+def _index_transcript(_mapper: Any, conn: Connection, row: TranscriptRow) -> None:
+    search_index.index_transcript(conn, row.call_id, row.text or "")
+
+
+@event.listens_for(TranscriptRow, "after_delete")
+def _unindex_transcript(_mapper: Any, conn: Connection, row: TranscriptRow) -> None:
+    search_index.drop_transcripts(conn, [row.call_id])
+
+
 class ScoreRow(Base):
     """An automatic scorecard result. ``items``: name -> {score, max, evidence[...]}; version kept."""
 
@@ -62,6 +85,8 @@ class ScoreRow(Base):
     flags: Mapped[list[str]] = mapped_column(
         JSON, default=list
     )  # forbidden_phrase, angry_customer, long_silence, auto_fail
+    # the flags as bits (FLAG_BITS), kept in step by save_score: an indexed filter, no JSON matching
+    flag_bits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     items: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # metrics, per-turn sentiment, quarters
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -83,3 +108,9 @@ class Job(Base):
     worker: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+@event.listens_for(ScoreRow, "before_insert")
+@event.listens_for(ScoreRow, "before_update")
+def _flag_bits(_mapper: Any, _conn: Connection, row: ScoreRow) -> None:
+    row.flag_bits = flag_bits(list(row.flags or []), bool(row.auto_fail))

@@ -206,5 +206,17 @@ def _search_indexes() -> None:
     Index("ix_transcripts_call_text", TranscriptRow.call_id, TranscriptRow.text).ddl_if(dialect="sqlite")
 
 
+# Migration 0009: the filters QA staff combine at a million calls (see docs/archive.md).
+def _archive_indexes() -> None:
+    from store.models import Call
+    from store.models_pipeline import ScoreRow
+
+    Index("ix_scores_flag_bits_call", ScoreRow.flag_bits, ScoreRow.call_id)
+    Index("ix_calls_outcome_started", Call.outcome, Call.started_at)
+    Index("ix_calls_started_id", Call.started_at, Call.id)
+    Index("ix_scores_call_total", ScoreRow.call_id, ScoreRow.total, ScoreRow.customer_sentiment)
+
+
 _call_list_indexes()
+_archive_indexes()
 _search_indexes()

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import String, and_, cast, exists, literal, select, update
+from sqlalchemy import String, and_, cast, delete, exists, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store import search_index
 from store.models import Call
 from store.models_pipeline import Job, Recording, ScoreRow, TranscriptRow
 
@@ -213,13 +214,30 @@ def _upsert_for_call(s: Session, model: type[_PerCall], call_id: int, values: di
         s.add(row)
     for k, v in values.items():
         setattr(row, k, v)
-    s.flush()
+    s.flush()  # the mapper event in models_pipeline rewrites the text index here
     return row
 
 
 def save_transcript(s: Session, call_id: int, **values: Any) -> TranscriptRow:
-    """One transcript per call; a re-run replaces it (steps are idempotent)."""
+    """One transcript per call; a re-run replaces it (steps are idempotent). The text index is
+    rewritten in the same transaction (the mapper event in models_pipeline, at the flush), so search
+    never sees an old text or misses a new one."""
     return _upsert_for_call(s, TranscriptRow, call_id, values)
+
+
+def delete_transcripts(s: Session, call_ids: list[int]) -> int:
+    """Delete the transcripts of these calls and their index entries; returns how many rows went."""
+    if not call_ids:
+        return 0
+    n = 0
+    for lo in range(0, len(call_ids), 500):
+        part = call_ids[lo : lo + 500]
+        res = s.execute(
+            delete(TranscriptRow).where(TranscriptRow.call_id.in_(part)).execution_options(synchronize_session=False)
+        )
+        n += int(getattr(res, "rowcount", 0) or 0)
+    search_index.drop_transcripts(s, call_ids)
+    return n
 
 
 def save_score(s: Session, call_id: int, **values: Any) -> ScoreRow:

@@ -36,6 +36,10 @@ def parse_filter(args: Any) -> search.CallFilter:
     reviewed = {"yes": True, "no": False}.get(args.get("reviewed", ""))
     page = inputs.whole(args, "page", "页码", 1, MAX_PAGE) or 1
     per_page = min(200, max(10, inputs.whole(args, "per_page", "每页条数", 1, 10_000) or 50))
+    sort = args.get("sort", "-started_at") if args.get("sort", "").lstrip("-") in search.SORTS else "-started_at"
+    after = None
+    if sort.lstrip("-") in search.KEYSET_SORTS:
+        after = inputs.cursor(args, "after", "time" if sort.lstrip("-") == "started_at" else "number")
     return search.CallFilter(
         start=_local_day(args, "from", "开始日期"),
         end=end + timedelta(days=1) if end else None,
@@ -49,9 +53,10 @@ def parse_filter(args: Any) -> search.CallFilter:
         flags=[f for f in args.getlist("flag") if f in search.FLAGS],
         q=args.get("q", "").strip()[:100],
         reviewed=reviewed,
-        sort=args.get("sort", "-started_at") if args.get("sort", "").lstrip("-") in search.SORTS else "-started_at",
+        sort=sort,
         page=page,
         per_page=per_page,
+        after=after,
     )
 
 
@@ -65,9 +70,9 @@ def calls() -> Any:
     args = request.args.to_dict(flat=False)
 
     def url_with(**changes: Any) -> str:
-        a = {k: list(v) for k, v in args.items()}
+        a = {k: list(v) for k, v in args.items() if k != "after"}  # a cursor belongs to one page only
         for k, v in changes.items():
-            a[k] = [str(v)]
+            a[k] = [inputs.cursor_text(v) if k == "after" else str(v)]
         return (
             url_for("workspace.calls.calls")
             + "?"

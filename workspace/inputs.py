@@ -91,3 +91,37 @@ def safe_next(target: str | None, default: str) -> str:
 def has_nul(values: Any) -> bool:
     """Whether any submitted value holds a NUL character (PostgreSQL text refuses it)."""
     return any("\x00" in str(v) for v in values)
+
+
+def cursor(args: Mapping[str, Any], key: str, kind: str) -> tuple[Any, int] | None:
+    """A keyset cursor ``value~id`` (value: an ISO time for ``kind`` "time", else a number); None when absent."""
+    raw = str(args.get(key) or "").strip()
+    if raw == "":
+        return None
+    bad = InputError(f"翻页位置无效，收到「{raw[:40]}」。")
+    value, sep, ident = raw.rpartition("~")
+    if not sep or not ident.isdigit() or not 0 < int(ident) <= MAX_ID:
+        raise bad
+    if kind == "time":
+        from datetime import UTC, datetime
+
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise bad from None
+        if not MIN_DAY <= when.date() <= MAX_DAY:
+            raise bad
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)), int(ident)
+    try:
+        v = float(value)
+    except (ValueError, OverflowError):
+        raise bad from None
+    if not math.isfinite(v) or abs(v) > 1e6:
+        raise bad
+    return v, int(ident)
+
+
+def cursor_text(after: tuple[Any, int]) -> str:
+    """The URL form of a keyset cursor (what ``cursor`` reads back)."""
+    value, ident = after
+    return f"{value.isoformat() if hasattr(value, 'isoformat') else repr(float(value))}~{ident}"

@@ -30,6 +30,7 @@ from workspace import (
     review,
     sampling,
     service_levels,
+    storage,
     trends,
 )
 from workspace.auth import check_csrf, csrf_token, roles_required
@@ -38,7 +39,8 @@ from workspace.sampling_run import REASON_LABELS
 from workspace.web import tz
 
 bp = Blueprint("workspace", __name__, url_prefix="/qa", template_folder="templates", static_folder="static")
-for area in (auth, calls, review, disputes, calibration, sampling, exports, trends, service_levels, live, audit):
+AREAS = (auth, calls, review, disputes, calibration, sampling, exports, trends, service_levels, live, audit, storage)
+for area in AREAS:
     bp.register_blueprint(area.bp)
 
 

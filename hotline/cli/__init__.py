@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "live": "hotline.cli.live:live_group",
     "kpi": "hotline.cli.kpi:kpi",
     "report": "hotline.cli.kpi:report",
+    "retention": "hotline.cli.retention:retention",
+    "db": "hotline.cli.db:db",
 }
 
 

@@ -144,3 +144,20 @@ def test_call_page_shows_review_marks_with_their_audio_time(ws: Any, as_user: An
     # the list's 待人工确认 filter finds the call (the checkbox was there, the filter dropped it)
     listed = as_user("qa1").get("/qa/calls?flag=needs_review").get_data(as_text=True)
     assert '<b id="total">1</b>' in listed and _ids_in_order(listed) == [cid]
+
+
+def test_next_page_link_goes_by_key_and_bad_cursors_are_400(ws: Any, as_user: Any) -> None:
+    import html as htmllib
+    import re
+
+    c = as_user("qa1")
+    first = c.get("/qa/calls?per_page=10").get_data(as_text=True)
+    nxt = re.search(r'href="([^"]*after=[^"]*)">下一页', first)
+    assert nxt is not None
+    second = c.get(htmllib.unescape(nxt.group(1)))
+    assert second.status_code == 200
+    ids = lambda page: re.findall(r"/qa/calls/(\d+)\"", page)  # noqa: E731
+    assert ids(second.get_data(as_text=True)) and not set(ids(first)) & set(ids(second.get_data(as_text=True)))
+    for bad in ("x", "2026-13-01~1", "2026-01-01~0", "~5", "nan~3"):
+        assert c.get(f"/qa/calls?after={bad}").status_code == 400, bad
+    assert c.get("/qa/calls?sort=total&after=nan~3").status_code == 400

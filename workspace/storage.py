@@ -1,0 +1,43 @@
+"""Storage page (admins): disk space, database size, what is stored and the retention policy at work."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, render_template
+
+from store import maintenance
+from store.db import transaction
+from workspace.auth import roles_required
+from workspace.web import sessions, settings
+
+bp = Blueprint("storage", __name__)
+
+
+@bp.get("/storage")
+@roles_required("admin")
+def storage() -> Any:
+    cfg = settings()
+    data_dir = Path(cfg.data_dir)
+    disk = shutil.disk_usage(data_dir if data_dir.exists() else Path("."))
+    engine = current_app.extensions["hotline"]["engine"]
+    with transaction(sessions()) as s:
+        summary = maintenance.storage_summary(s)
+    policy = {
+        "recordings": int(getattr(cfg, "retain_recordings_days", 0)),
+        "transcripts": int(getattr(cfg, "retain_transcripts_days", 0)),
+        "audit": int(getattr(cfg, "retain_audit_days", 0)),
+        "hour": int(getattr(cfg, "maintenance_hour", 3)),
+    }
+    return render_template(
+        "workspace/storage.html",
+        disk=disk,
+        db_bytes=maintenance.database_bytes(engine),
+        dialect=engine.dialect.name,
+        counts=summary,
+        last=summary["last_retention"],
+        upkeep=summary["upkeep"],
+        policy=policy,
+    )
