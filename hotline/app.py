@@ -79,7 +79,14 @@ def stream_settings(s: Settings) -> StreamSettings:
 
 def workspace_settings(s: Settings) -> WorkspaceSettings:
     return WorkspaceSettings(
-        data_dir=s.data_dir, public_url=s.public_url, timezone=s.timezone, caller_channel=s.caller_channel
+        data_dir=s.data_dir,
+        public_url=s.public_url,
+        timezone=s.timezone,
+        caller_channel=s.caller_channel,
+        retain_recordings_days=s.retain_recordings_days,
+        retain_transcripts_days=s.retain_transcripts_days,
+        retain_audit_days=s.retain_audit_days,
+        maintenance_hour=s.maintenance_hour,
     )
 
 

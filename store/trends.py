@@ -14,7 +14,7 @@ from sqlalchemy.sql import Select
 from store.base import utc
 from store.models import Call
 from store.models_pipeline import ScoreRow
-from store.search import SENTIMENT_BANDS, sentiment_conds
+from store.search_filters import SENTIMENT_BANDS, sentiment_conds
 
 FINITE_BOUND = 1e300  # SQL has no isfinite(): |x| < this excludes ±Infinity and (PostgreSQL) NaN
 

@@ -26,10 +26,10 @@ def storage() -> Any:
     with transaction(sessions()) as s:
         summary = maintenance.storage_summary(s)
     policy = {
-        "recordings": int(getattr(cfg, "retain_recordings_days", 0)),
-        "transcripts": int(getattr(cfg, "retain_transcripts_days", 0)),
-        "audit": int(getattr(cfg, "retain_audit_days", 0)),
-        "hour": int(getattr(cfg, "maintenance_hour", 3)),
+        "recordings": cfg.retain_recordings_days,
+        "transcripts": cfg.retain_transcripts_days,
+        "audit": cfg.retain_audit_days,
+        "hour": cfg.maintenance_hour,
     }
     return render_template(
         "workspace/storage.html",

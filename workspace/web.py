@@ -19,6 +19,10 @@ class WorkspaceSettings:
     public_url: str = ""  # https: cookies are marked Secure
     timezone: str = "Asia/Shanghai"  # pages show local times, list filters take local days
     caller_channel: int = 0  # which channel of a two-channel recording is the caller
+    retain_recordings_days: int = 180  # the retention policy the storage page states (0: kept for ever)
+    retain_transcripts_days: int = 365
+    retain_audit_days: int = 1095
+    maintenance_hour: int = 3
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,6 @@ from store.db import make_engine, migrate, session_factory, transaction
 from store.models import Call
 from store.models_pipeline import TranscriptRow
 
-from .test_db import pg_url  # noqa: F401 - fixture: a fresh PostgreSQL database (skips off CI without one)
-
 ALPHABET = "退款订单发票冰箱坏了您好京东客服请问的是不我A1"  # few characters: many repeats, bigrams that overlap
 PUNCT = "，。？ \n"
 
@@ -121,7 +119,7 @@ def test_index_and_scan_agree_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.scaleout
-def test_index_and_scan_agree_postgresql(pg_url: str) -> None:  # noqa: F811 - the fixture imported above
+def test_index_and_scan_agree_postgresql(pg_url: str) -> None:
     search.forget_counts()
     _agree(pg_url, seed=18)
 
@@ -195,7 +193,7 @@ def test_count_budget_stops_a_slow_count_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.scaleout
-def test_count_budget_stops_a_slow_count_postgresql(pg_url: str) -> None:  # noqa: F811
+def test_count_budget_stops_a_slow_count_postgresql(pg_url: str) -> None:
     _budget_stops_and_session_goes_on(pg_url)
 
 
@@ -279,5 +277,5 @@ def test_keyset_pages_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.scaleout
-def test_keyset_pages_postgresql(pg_url: str) -> None:  # noqa: F811
+def test_keyset_pages_postgresql(pg_url: str) -> None:
     _keyset_pages(pg_url)
