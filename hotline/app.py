@@ -53,6 +53,7 @@ def ivr_settings(s: Settings) -> IvrSettings:
         validate_signatures=s.validate_signatures,
         agent_dial=s.agent_dial,
         recording_hosts=s.allowed_recording_hosts(),
+        service_level_s=float(s.kpi_service_level_s),
     )
 
 

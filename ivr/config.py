@@ -29,6 +29,7 @@ class IvrSettings:
     validate_signatures: bool = True
     agent_dial: str = ""
     recording_hosts: tuple[AllowedHost, ...] = ()
+    service_level_s: float = 20.0  # HOTLINE_KPI_SERVICE_LEVEL_S: answered within this counts (kpi facts)
 
 
 @dataclass(frozen=True)

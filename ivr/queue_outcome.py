@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, request, request_finished
 
+from ivr.config import IVR_EXTENSION
 from ivr.flow_types import State
 from kpi.definitions import (
     LOW_SURVEY,
@@ -37,6 +38,9 @@ from kpi.definitions import (
 from kpi.facts import DIAL_STATUSES, QUEUE_RESULTS, CallFacts, EventRow, facts_of
 from store import kpi as kpi_store
 from store.numbers import NumberError, parse_finite
+
+if TYPE_CHECKING:
+    from ivr.webhooks import IvrContext  # the webhooks import this module
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +68,9 @@ def install(bp: Blueprint) -> None:
     bp.record_once(connect)
 
 
-def _ctx() -> Any:
-    return current_app.extensions["hotline"]["ivr"]
+def _ctx() -> IvrContext:
+    ctx: IvrContext = current_app.extensions[IVR_EXTENSION]
+    return ctx
 
 
 def _path() -> str:
@@ -182,14 +187,11 @@ def _after(resp: Response) -> Response:
 def refresh(sid: str) -> None:
     """Rebuild one call's facts (and its 回访 task) from its stored row and events."""
     ctx = _ctx()
-    settings = current_app.extensions["hotline"]["settings"]
     kinds = {nid: node.kind for nid, node in ctx.flow.menu.nodes.items()}
-    tz = ZoneInfo(str(getattr(settings, "timezone", "Asia/Shanghai")))
-    sl = float(getattr(settings, "kpi_service_level_s", SL_THRESHOLD_S))
     with ctx.writing(), ctx.engine.begin() as conn:
         cid = kpi_store.call_id_of(conn, sid)
         if cid is not None:
-            refresh_call(conn, cid, kinds, tz=tz, sl_threshold_s=sl)
+            refresh_call(conn, cid, kinds, tz=ZoneInfo(ctx.timezone), sl_threshold_s=ctx.service_level_s)
 
 
 def refresh_call(

@@ -86,6 +86,8 @@ class IvrContext:
     voice: str = ""
     urls: Urls = field(default_factory=Urls)
     recording_hosts: tuple[AllowedHost, ...] = ()  # HOTLINE_RECORDING_HOSTS, besides Twilio's API host
+    timezone: str = "Asia/Shanghai"  # the hotline's hours and days (service-level facts)
+    service_level_s: float = 20.0  # answered within this many seconds (service-level facts)
     writing: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext  # SQLite: `store.writer`
     streams: StreamMode | None = None  # HOTLINE_STREAM_MODE (set by ivr.stream.routes.register)
     live: LiveMode | None = None  # HOTLINE_LIVE_CALLS: transfers stream both tracks (set there too)
@@ -147,6 +149,8 @@ def register(
         agent_dial=settings.agent_dial,
         voice=parts.menu.voice,
         recording_hosts=settings.recording_hosts,
+        timezone=settings.timezone,
+        service_level_s=settings.service_level_s,
         writing=writer_lock(engine, processes=shared),
     )
     app.extensions[EXTENSION] = ctx

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.browser import SHOTS, need_chromium
 from tests.ivr.stream.test_serve import HOTLINE, Served, serve
 from tests.live.test_replay import FIXTURE, ko_scorecard
-from tests.workspace.test_browser import CHROMIUM, SHOTS, browser  # noqa: F401 (the browser fixture)
 
 pytestmark = pytest.mark.browser
 DOCS = """配送问题：快递长时间未送达时，客服可以帮您查询物流轨迹，联系配送站点催促派送，并告知预计送达时间。
@@ -25,10 +23,7 @@ DOCS = """配送问题：快递长时间未送达时，客服可以帮您查询�
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} missing (scripts/sysdeps.sh installs chromium)")
-        pytest.skip(f"{CHROMIUM} missing")
+    need_chromium()
     tmp = tmp_path_factory.mktemp("live-browser")
     docs = tmp / "docs"
     docs.mkdir()
@@ -55,7 +50,7 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"live-{name}.png"), full_page=True)
 
 
-def test_two_live_calls_on_the_board_and_the_agent_page(server: Served, browser: Any) -> None:  # noqa: F811
+def test_two_live_calls_on_the_board_and_the_agent_page(server: Served, browser: Any) -> None:
     page = browser.new_context(viewport={"width": 1400, "height": 800}, locale="zh-CN").new_page()
     page.set_default_timeout(120_000)
     errors: list[str] = []

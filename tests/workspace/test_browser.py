@@ -24,21 +24,11 @@ import pytest
 
 from hotline.settings import Settings
 from store.db import make_engine, migrate, session_factory
+from tests.browser import SHOTS, need_chromium
 
-from ..conftest import ROOT, skip_or_fail
 from .seed import Audio, Seeded, seed
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-SHOTS = ROOT / "var" / "screenshots"
 
 
 def _free_port() -> int:
@@ -49,8 +39,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, call_audio: dict[str, Audio]) -> Iterator[tuple[str, Seeded]]:
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"{CHROMIUM} missing (scripts/sysdeps.sh installs chromium)")
+    need_chromium()
     data = tmp_path_factory.mktemp("serve")
     settings = Settings(data_dir=data / "var")
     engine = make_engine(settings.database_url)
@@ -86,15 +75,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, call_audio: dict[str, Audio
     proc.terminate()
     proc.wait(timeout=10)
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _page(browser: Any) -> Any:

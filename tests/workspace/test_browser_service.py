@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from ..conftest import IN_CI
-from .test_browser import ARGS, CHROMIUM, _free_port, _login, _page, _shot
+from tests.browser import need_chromium
+
+from .test_browser import _free_port, _login, _page, _shot
 
 pytestmark = pytest.mark.browser
 HOTLINE = str(Path(sys.executable).parent / "hotline")
@@ -27,10 +28,7 @@ HOTLINE = str(Path(sys.executable).parent / "hotline")
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} missing (scripts/sysdeps.sh installs chromium)")
-        pytest.skip(f"{CHROMIUM} missing")
+    need_chromium()
     data = tmp_path_factory.mktemp("kpi-serve") / "var"
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data), "HOTLINE_SECRET_KEY": "browser-kpi-key"}
     for k in ("HOTLINE_DATABASE_URL", "HOTLINE_TWILIO_AUTH_TOKEN", "HOTLINE_PUBLIC_URL"):
@@ -66,15 +64,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         proc.terminate()
         proc.wait(timeout=10)
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def test_service_page_matches_the_cli(served: tuple[str, dict[str, str]], browser: Any) -> None:

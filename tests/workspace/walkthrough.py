@@ -20,8 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+from tests.browser import ARGS, CHROMIUM
 
 
 def _login(page: Any, base: str, cred: str) -> None:
