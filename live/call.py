@@ -2,13 +2,16 @@
 
 Runs on the stream's worker thread (``ivr.stream.hub``): the socket thread never waits for it.
 Each track has its own streaming recognizer on the process's one model (caller = inbound,
-agent = outbound), fed in whatever chunks arrived while it was busy, on the stream's clock:
-a track that skipped time is padded with silence so word times stay stream times. Finals
-become turns; turns go through `live.monitor.LiveQA`; everything is published on the board.
+agent = outbound) for the whole stream, fed in whatever chunks arrived while it was busy. Quiet
+between utterances is not decoded (half of each track is the other side talking): the recognizer
+hears speech with 200 ms before it, and its clock is mapped back to the stream's (`Track.marks`),
+so word times stay stream times. Finals become turns; turns go through `live.monitor.LiveQA`;
+everything is published on the board.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import logging
 import re
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 RATE = 8000
 SILENCE = b"\xff"  # μ-law silence
 ENDPOINT_MS = 700  # quiet this long after words: the utterance is over even if the engine waits for more
+IDLE_MS = 300  # quiet this long with nothing pending: decoding stops until the next sound
+PREROLL_BYTES = 8 * 200  # quiet audio kept before speech starts, fed ahead of it (the onset's context)
+MAX_MARKS = 64  # resume marks kept per track (a final's words lie after the last few)
 QUIET_RMS = 250.0  # 16-bit RMS under which 100 ms is quiet (about -42 dBFS; phone line noise is lower)
 FEED_BYTES = 8 * 100  # at most 100 ms per recognizer call: an utterance end inside a long chunk would be lost
 RESUME_WAIT_S = 30.0  # longest a resumed stream waits for the broken one to finish
@@ -60,8 +66,19 @@ class Track:
     arrivals: collections.deque[tuple[int, float]] = field(default_factory=lambda: collections.deque(maxlen=3000))
     partial: str = ""
     heard: int = 0  # bytes given to recognizers (stream time heard = heard / 8)
-    base: float = 0.0  # stream seconds at which the current recognizer started
     quiet_ms: int = 0  # silence since the last sound (an open utterance is closed after ENDPOINT_MS)
+    listening: bool = False  # the recognizer is being fed (False: quiet is skipped)
+    pending: bool = False  # sound fed since the last final result
+    preroll: bytes = b""  # the last quiet audio skipped, fed ahead of the next sound
+    marks: list[tuple[float, float]] = field(default_factory=list)  # (recognizer s, stream s) per resume
+
+    def stream_time(self, t: float) -> float:
+        """A time on the recognizer's clock (audio fed) -> stream seconds."""
+        if not self.marks:
+            return t
+        i = max(0, bisect.bisect_right(self.marks, (t + 1e-3, float("inf"))) - 1)
+        rec_s, stream_s = self.marks[i]
+        return stream_s + (t - rec_s)
 
 
 class LiveCall:
@@ -111,24 +128,41 @@ class LiveCall:
         pending = [(tr, bytes(tr.buf)) for tr in self.tracks.values() if tr.buf]
         for tr, _ in pending:
             tr.buf = bytearray()
-            if tr.rec is None:
-                tr.rec = StreamingRecognizer(self._engine(), RATE)
         longest = max((len(a) for _, a in pending), default=0)
         for i in range(0, longest, FEED_BYTES):
             for tr, audio in pending:
                 piece = audio[i : i + FEED_BYTES]
-                if piece and tr.rec is not None:
+                if piece:
                     self._feed(tr, piece)
 
     def _feed(self, tr: Track, piece: bytes) -> None:
+        """Give the track's recognizer its sound; quiet between utterances is skipped."""
+        is_quiet = quiet(piece)
+        tr.quiet_ms = tr.quiet_ms + len(piece) // 8 if is_quiet else 0
+        if not tr.listening:
+            if is_quiet:
+                tr.preroll = (tr.preroll + piece)[-PREROLL_BYTES:]
+                tr.heard += len(piece)
+                return
+            if tr.rec is None:
+                tr.rec = StreamingRecognizer(self._engine(), RATE)
+            tr.listening = True
+            tr.marks.append((tr.rec.seconds_fed, (tr.heard - len(tr.preroll)) / 8000))
+            del tr.marks[:-MAX_MARKS]
+            if tr.preroll:
+                self._results(tr, tr.rec.feed_mulaw(tr.preroll))
+                tr.preroll = b""
         assert tr.rec is not None
         self._results(tr, tr.rec.feed_mulaw(piece))
         tr.heard += len(piece)
-        tr.quiet_ms = tr.quiet_ms + len(piece) // 8 if quiet(piece) else 0
-        if tr.partial and tr.quiet_ms >= ENDPOINT_MS:  # the engine keeps the utterance open: close it
-            self._results(tr, tr.rec.close())
-            tr.rec = StreamingRecognizer(self._engine(), RATE)
-            tr.base = tr.heard / 8000
+        tr.pending = tr.pending or not is_quiet
+        # an utterance still open after ENDPOINT_MS of quiet is ended here (the engine would wait
+        # for more); with nothing pending, IDLE_MS of quiet stops the decoding until the next sound
+        if tr.quiet_ms >= (ENDPOINT_MS if tr.pending else IDLE_MS):
+            if tr.pending:
+                self._results(tr, tr.rec.cut())
+                tr.pending = False
+            tr.listening = False
 
     def end(self, reason: str) -> None:
         """The stream is over: "stop" ends the call; anything else leaves it open for a resumed stream."""
@@ -158,10 +192,11 @@ class LiveCall:
                     self.board.partial(self.record, tr.speaker, text)
                 continue
             tr.partial = ""
+            tr.pending = False
             if not text:
                 continue
-            end = tr.base + r.end if r.end is not None else tr.heard / 8000
-            start = tr.base + r.start if r.start is not None else max(tr.base, end - 0.3 * len(text))
+            end = tr.stream_time(r.end) if r.end is not None else tr.heard / 8000
+            start = tr.stream_time(r.start) if r.start is not None else max(0.0, end - 0.3 * len(text))
             self.board.turn(self.record, tr.speaker, text, self.offset + start, self.offset + end, self._lag(tr, end))
 
     @staticmethod

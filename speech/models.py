@@ -1,10 +1,11 @@
 """Model registry and cache: which models exist, where they come from, where they are installed.
 
 Nothing here loads a model; engines do that from an explicit directory. Official Vosk models come
-from alphacephei.com as zip files. A zip whose sha256 the registry knows (vosk-model-small-en-us-0.15)
-must match it, from the network or ``--from FILE.zip``; alphacephei publishes no checksums, so for the
-others ``pull`` verifies the zip's integrity (CRC of every member) and records the sha256 it computed
-in ``<models_dir>/<name>/.hotline-model.json`` so later copies can be compared.
+from alphacephei.com as zip files. A zip whose sha256 the registry knows (vosk-model-small-cn-0.22,
+vosk-model-small-en-us-0.15) must match it, from the network or ``--from FILE.zip``; alphacephei
+publishes no checksums, so for the others ``pull`` verifies the zip's integrity (CRC of every
+member) and records the sha256 it computed in ``<models_dir>/<name>/.hotline-model.json`` so later
+copies can be compared.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ REGISTRY: dict[str, ModelInfo] = {
             "vosk",
             "zh",
             VOSK_BASE + "vosk-model-small-cn-0.22.zip",
-            None,
+            # the digest several independent projects pin for the official 43,898,754-byte zip
+            "3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba",
             42,
             "small Mandarin model, for the IVR and quick batch runs",
         ),

@@ -50,9 +50,18 @@ class StreamingRecognizer:
         What was said under the old list and not yet final is dropped: it answered another question."""
         self._stream.set_grammar(phrases)
 
+    def cut(self) -> list[StreamResult]:
+        """End the pending utterance now (its final result, if any speech) and go on listening."""
+        if self._closed:
+            return []
+        return self._stream.finish()
+
     def close(self) -> list[StreamResult]:
-        """Flush: the last final result, if any speech is pending."""
+        """Flush: the last final result, if any speech is pending; the engine gets its recognizer back."""
         if self._closed:
             return []
         self._closed = True
-        return self._stream.finish()
+        try:
+            return self._stream.finish()
+        finally:
+            self._stream.close()

@@ -71,7 +71,11 @@ class SpeechStream(Protocol):
         ...
 
     def finish(self) -> list[StreamResult]:
-        """Flush: the final result of speech still pending."""
+        """Flush: the final result of speech still pending; the stream goes on, on the same clock."""
+        ...
+
+    def close(self) -> None:
+        """Done: no audio after this; the engine may reuse what the stream held."""
         ...
 
     def set_grammar(self, phrases: Sequence[str] | None) -> None:

@@ -91,7 +91,8 @@ class FakeStream:
         self.rate = rate
         self.interim = interim
         self.fed = 0  # samples
-        self.finished = False
+        self.finished = False  # finish() was called (the stream may go on)
+        self.closed = False
         self.grammars: list[tuple[str, ...] | None] = [tuple(grammar) if grammar else None]
         self._pending = list(script)
         self._partials: set[Said] = set()
@@ -105,8 +106,8 @@ class FakeStream:
         return grammar is None or said.text in grammar
 
     def accept(self, pcm: bytes) -> list[StreamResult]:
-        if self.finished:
-            raise RuntimeError("stream finished")
+        if self.closed:
+            raise RuntimeError("stream closed")
         self.fed += len(pcm) // 2
         now = self.seconds
         out: list[StreamResult] = []
@@ -125,8 +126,11 @@ class FakeStream:
         self.finished = True
         now = self.seconds
         begun = [s for s in self._pending if s.start < now]
-        self._pending = []
+        self._pending = [s for s in self._pending if s.start >= now]
         return [StreamResult("final", s.text, s.words(), s.confidence) for s in begun if self._heard(s)]
+
+    def close(self) -> None:
+        self.closed = True
 
     def set_grammar(self, phrases: Sequence[str] | None) -> None:
         now = self.seconds

@@ -67,6 +67,9 @@ class UtteranceStream:
     def set_grammar(self, phrases: Sequence[str] | None) -> None:
         """Whisper takes no grammar: live calls are free speech."""
 
+    def close(self) -> None:
+        self._audio = np.zeros(0, dtype=np.int16)
+
     def _close(self, end: int) -> list[StreamResult]:
         start = max(self._base, (self._start or 0) - self.pad)
         seg = self._audio[start - self._base : end - self._base]

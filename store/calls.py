@@ -126,8 +126,6 @@ def seen_request(session: Session, call: Call, request_key: str) -> bool:
     return session.scalars(stmt).first() is not None
 
 
-
-
 class RecordingConflict(Exception):
     """The RecordingSid is already stored for another call: refused, never re-pointed."""
 

@@ -4,6 +4,12 @@ A model is loaded once per process from an explicit directory (cache keyed by re
 never ``Model(lang=...)``, which downloads) and shared by all recognizers; each stream gets its
 own ``KaldiRecognizer``. Long silences are skipped with a VAD before they reach the recognizer.
 
+A new recognizer is slow for its first second of speech (about 1 s of CPU on the Korean model:
+the lookahead graph is composed on the fly and each recognizer keeps its own cache), so closed
+streams give theirs back to a small pool per model, rate and grammar (`RecognizerPool`) and new
+streams start warm. A recognizer's clock never restarts (not even on ``Reset``): a stream
+counts its times from the recognizer's clock when it took it.
+
 One danger lives here: ``KaldiRecognizer.SetGrammar`` on a recognizer that has already been fed
 audio aborts the whole process (KaldiFatalError, not a Python exception). `VoskStream.set_grammar`
 therefore never calls it: a new grammar gets a new recognizer on the same model and clock.
@@ -29,6 +35,40 @@ _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 CHUNK_SECONDS = 0.25  # what Vosk's examples feed; endpoints are checked per chunk
 UNK = "[unk]"
+POOL_SIZE = 16  # idle recognizers kept per (rate, grammar); a warm one holds ~100 MB of graph cache
+
+
+class Recognizer:
+    """A ``KaldiRecognizer`` and its clock: the samples it was ever fed (its times count them)."""
+
+    def __init__(self, rec: Any, key: tuple[float, str | None]) -> None:
+        self.rec, self.key = rec, key
+        self.fed = 0
+
+
+class RecognizerPool:
+    """Idle recognizers of one model, reset and warm, per sample rate and grammar."""
+
+    def __init__(self, size: int = POOL_SIZE) -> None:
+        self.size = size
+        self._idle: dict[tuple[float, str | None], list[Recognizer]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[float, str | None]) -> Recognizer | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def give(self, r: Recognizer) -> None:
+        r.rec.Reset()
+        with self._lock:
+            idle = self._idle.setdefault(r.key, [])
+            if len(idle) < self.size:
+                idle.append(r)
+
+    def idle(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._idle.values())
 
 
 def _vosk() -> Any:
@@ -134,6 +174,7 @@ class VoskTranscriber:
         self.vad = vad
         self.min_silence = min_silence
         self.grammar = list(grammar) if grammar else None
+        self.pool = RecognizerPool()
 
     def _recognizer(self, rate: int, grammar: Sequence[str] | None) -> Any:
         vosk = _vosk()
@@ -143,6 +184,11 @@ class VoskTranscriber:
             rec = vosk.KaldiRecognizer(self._model, float(rate))
         rec.SetWords(True)
         return rec
+
+    def _take(self, rate: int, grammar: Sequence[str] | None) -> Recognizer:
+        """A warm recognizer from the pool, else a new one."""
+        key = (float(rate), grammar_json(grammar) if grammar else None)
+        return self.pool.take(key) or Recognizer(self._recognizer(rate, grammar), key)
 
     def transcribe_pcm(self, samples: np.ndarray, rate: int, speaker: str = "unknown") -> list[Utterance]:
         """Recognize one channel; utterances end at Vosk's endpoints (and at skipped silences)."""
@@ -192,23 +238,42 @@ class VoskTranscriber:
 
 
 class VoskStream:
-    """One live stream: a KaldiRecognizer per grammar, one clock; partials when the hypothesis changes."""
+    """One live stream: a KaldiRecognizer per grammar, one clock; partials when the hypothesis changes.
+
+    `finish` ends the pending utterance and the stream goes on; `close` gives the recognizer back."""
 
     def __init__(self, owner: VoskTranscriber, rate: int, grammar: Sequence[str] | None) -> None:
         self._owner = owner
         self._rate = rate
-        self._rec = owner._recognizer(rate, grammar)
         self._has_grammar = bool(grammar)
         self._fed = 0  # samples fed to this stream
-        self._offset = 0.0  # seconds fed to earlier recognizers of this stream
+        self._r: Recognizer | None = None
+        self._take(grammar)
         self._last_partial = ""
 
+    def _take(self, grammar: Sequence[str] | None) -> None:
+        """A recognizer for ``grammar``; the stream's time of its clock's zero in ``_shift``."""
+        if self._r is not None:
+            self._owner.pool.give(self._r)
+        self._r = self._owner._take(self._rate, grammar)
+        self._shift = (self._fed - self._r.fed) / self._rate
+
+    @property
+    def _rec(self) -> Any:
+        if self._r is None:
+            raise RuntimeError("stream is closed")
+        return self._r.rec
+
     def accept(self, pcm: bytes) -> list[StreamResult]:
-        self._fed += len(pcm) // 2
-        if self._rec.AcceptWaveform(pcm):
+        rec = self._rec
+        n = len(pcm) // 2
+        self._fed += n
+        assert self._r is not None
+        self._r.fed += n
+        if rec.AcceptWaveform(pcm):
             self._last_partial = ""
-            return self._final(self._rec.Result())
-        partial = json.loads(self._rec.PartialResult()).get("partial", "")
+            return self._final(rec.Result())
+        partial = json.loads(rec.PartialResult()).get("partial", "")
         text = join_tokens(t for t in partial.split() if t != UNK)
         if text and text != self._last_partial:
             self._last_partial = text
@@ -216,7 +281,7 @@ class VoskStream:
         return []
 
     def _final(self, result_json: str) -> list[StreamResult]:
-        text, words = parse_words(result_json, self._offset)
+        text, words = parse_words(result_json, self._shift)
         confidence = min((w.conf for w in words), default=None)
         return [StreamResult("final", text, words, confidence)] if text else []
 
@@ -224,12 +289,16 @@ class VoskStream:
         self._last_partial = ""
         return self._final(self._rec.FinalResult())
 
+    def close(self) -> None:
+        if self._r is not None:
+            self._owner.pool.give(self._r)
+            self._r = None
+
     def set_grammar(self, phrases: Sequence[str] | None) -> None:
         """A new recognizer on the same model and clock; speech pending under the old grammar is
         dropped. Never ``SetGrammar`` on this one: after audio it aborts the process."""
         if not phrases and not self._has_grammar:
             return  # free speech already
-        self._offset = self._fed / self._rate
-        self._rec = self._owner._recognizer(self._rate, phrases or None)
+        self._take(phrases or None)
         self._has_grammar = bool(phrases)
         self._last_partial = ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from live.board import LiveBoard
 from live.monitor import LiveQA
 from qa.scorecard import Scorecard
@@ -145,7 +147,11 @@ class OpenEnded(PerTrackEngine):
                 return [r for r in out if not r.is_final]
 
             def finish(self) -> list[Any]:
-                return [*self.held, *inner.finish()]
+                out, self.held = [*self.held, *inner.finish()], []
+                return out
+
+            def close(self) -> None:
+                inner.close()
 
             def set_grammar(self, phrases: Any) -> None:
                 inner.set_grammar(phrases)
@@ -192,3 +198,27 @@ def test_numbers_that_identify_people_are_redacted_before_anyone_sees_them(card:
         pushed.append(q.get_nowait())
     texts = [e["text"] for _, e in stored if e["type"] == "turn"] + [e.get("text", "") for e in pushed]
     assert texts and not any("13800138000" in t for t in texts)
+
+
+def test_quiet_between_utterances_is_not_decoded_and_times_stay_stream_times(card: Scorecard) -> None:
+    """The caller talks 0-1 s and 4-5 s: the recognizer hears the first second, ENDPOINT_MS of quiet,
+    then the 200 ms before the second stretch, and its times are mapped back to the stream's."""
+    from live.call import ENDPOINT_MS, PREROLL_BYTES
+
+    stop = 1.0 + ENDPOINT_MS / 1000  # recognizer seconds when the quiet stopped being decoded
+    resume = 4.0 - PREROLL_BYTES / 8000  # stream seconds of the first audio it hears again
+    engine = PerTrackEngine([Said("第一句", 0.2, 0.9), Said("第二句", stop + 0.3, stop + 0.9)], [])
+    board, stored, _ = make(card, engine)
+    call = board.open("CA5", {})
+    assert call is not None
+    for ms in range(0, 5000, 20):
+        call.hear("inbound", LOUD if ms < 1000 or ms >= 4000 else SILENCE, ms)
+        call.hear("outbound", SILENCE, ms)
+        if (ms + 20) % 100 == 0:  # 100 ms pieces, as the worker feeds them
+            call.flush()
+    call.end("stop")
+    turns = [(e["text"], e["start"], e["end"]) for _, e in stored if e["type"] == "turn"]
+    assert turns == [("第一句", 0.2, 0.9), ("第二句", round(resume + 0.3, 2), round(resume + 0.9, 2))]
+    fed = engine.streams[0].seconds
+    assert fed == pytest.approx(stop + 1.0 + PREROLL_BYTES / 8000)  # not the 5 s of the stream
+    assert len(engine.streams) == 1  # the agent never spoke: no recognizer opened for silence

@@ -199,18 +199,18 @@ def test_models_pull_from_zip_and_dir(env: Path) -> None:
         for f in src.rglob("*"):
             zf.write(f, f.relative_to(src.parent))
     runner = CliRunner()
-    res = runner.invoke(cli, ["models", "pull", "cn", "--from", str(archive)])
+    res = runner.invoke(cli, ["models", "pull", "vosk-model-cn-0.22", "--from", str(archive)])
     assert res.exit_code == 0, res.output
     models_dir = env / "var" / "models"
-    target = models_dir / "vosk-model-small-cn-0.22"
+    target = models_dir / "vosk-model-cn-0.22"
     assert (target / "am" / "final.mdl").is_file()
     record = json.loads((target / MARKER).read_text())
     assert len(record["sha256"]) == 64 and record["sha256_verified"] is False
-    assert find_model("vosk-model-small-cn-0.22", models_dir) == target
-    res = runner.invoke(cli, ["models", "path", "cn"])
+    assert find_model("vosk-model-cn-0.22", models_dir) == target
+    res = runner.invoke(cli, ["models", "path", "vosk-model-cn-0.22"])
     assert res.output.strip() == str(target)
     # from a directory, replacing the earlier copy
-    assert install_from(src, "vosk-model-small-cn-0.22", models_dir) == target
+    assert install_from(src, "vosk-model-cn-0.22", models_dir) == target
 
 
 def test_models_bad_sources(env: Path) -> None:
@@ -230,7 +230,7 @@ def test_models_bad_sources(env: Path) -> None:
         zf.write(src / "am" / "final.mdl", "m/am/final.mdl")
     with pytest.raises(ModelError, match="does not match"):
         install_from(archive, "cn", models_dir, expected_sha256="0" * 64)
-    assert not (models_dir / "vosk-model-small-cn-0.22").exists()
+    assert not (models_dir / "vosk-model-cn-0.22").exists()
     with pytest.raises(ModelError, match="not a model directory"):
         find_model(str(env), models_dir)
 
@@ -258,14 +258,14 @@ def test_models_download_from_local_server(env: Path, monkeypatch: pytest.Monkey
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/"
-        info = models.REGISTRY["vosk-model-small-cn-0.22"]
+        info = models.REGISTRY["vosk-model-cn-0.22"]
         monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=base + "m.zip", sha256=digest))
-        res = CliRunner().invoke(cli, ["models", "pull", "vosk-model-small-cn-0.22"])
+        res = CliRunner().invoke(cli, ["models", "pull", "vosk-model-cn-0.22"])
         assert res.exit_code == 0, res.output
         record = json.loads((env / "var" / "models" / info.name / MARKER).read_text())
         assert record["sha256"] == digest and record["sha256_verified"] is True
         monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=base + "m.zip", sha256="1" * 64))
-        res = CliRunner().invoke(cli, ["models", "pull", "vosk-model-small-cn-0.22"])
+        res = CliRunner().invoke(cli, ["models", "pull", "vosk-model-cn-0.22"])
         assert res.exit_code == 1 and "does not match" in res.output
         monkeypatch.setitem(models.REGISTRY, info.name, dataclasses.replace(info, url=base + "missing.zip"))
         res = CliRunner().invoke(cli, ["models", "pull", "cn"])
@@ -274,20 +274,26 @@ def test_models_download_from_local_server(env: Path, monkeypatch: pytest.Monkey
         server.shutdown()
 
 
-def test_pull_from_zip_checks_known_checksum(env: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "alias", "digest"),
+    [
+        ("vosk-model-small-en-us-0.15", "en", "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498"),
+        ("vosk-model-small-cn-0.22", "cn", "3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba"),
+    ],
+)
+def test_pull_from_zip_checks_known_checksum(env: Path, name: str, alias: str, digest: str) -> None:
     """A registry checksum also guards `--from FILE.zip`: a different zip is refused, nothing installed."""
     from speech.models import REGISTRY
 
-    assert REGISTRY["vosk-model-small-en-us-0.15"].sha256 == (
-        "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498"
-    )
+    assert REGISTRY[name].sha256 == digest
     src = _fake_model(env / "src")
-    archive = env / "vosk-model-small-en-us-0.15.zip"
+    archive = env / f"{name}.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for f in src.rglob("*"):
             zf.write(f, f.relative_to(src.parent))
-    res = CliRunner().invoke(cli, ["models", "pull", "en", "--from", str(archive)])
-    assert res.exit_code == 1 and "does not match the expected 30f26242" in res.output
+    res = CliRunner().invoke(cli, ["models", "pull", alias, "--from", str(archive)])
+    assert res.exit_code == 1 and f"does not match the expected {digest[:8]}" in res.output
+    assert not (env / "var" / "models" / name).exists()
     assert not (env / "var" / "models" / "vosk-model-small-en-us-0.15").exists()
 
 

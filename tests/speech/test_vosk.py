@@ -184,3 +184,28 @@ def test_parse_words_joins_mandarin_and_drops_unk() -> None:
     assert words[0].start == pytest.approx(10.1)
     assert vosk_engine.parse_words('{"text": "查 询 订 单"}') == ("查询订单", ())
     assert vosk_engine.parse_words('{"text": ""}') == ("", ())
+
+
+def test_closed_streams_give_warm_recognizers_back_on_a_fresh_clock(vosk_free: Any) -> None:
+    """A new stream takes a closed stream's recognizer (warm, reset) and its times start at 0 again,
+    though the recognizer's own clock goes on; a cut ends the utterance and the stream goes on."""
+    a = decode(FIXTURES / "ko_delivery_16k.wav", rate=8000)
+    pcm = a.channels[0].tobytes()
+
+    def times(stream: StreamingRecognizer) -> list[float]:
+        out = [*stream.feed_pcm(pcm), *stream.cut()]
+        words = [w for r in out if r.is_final for w in r.words]
+        return [words[0].start, words[-1].end] if words else []  # the speech's span
+
+    first = StreamingRecognizer(vosk_free, sample_rate=8000)
+    heard = times(first)
+    assert heard
+    again = [t - len(pcm) / 16000 for t in times(first)]  # the same stream again: its clock goes on
+    assert again == pytest.approx(heard, abs=0.1)
+    idle = vosk_free.pool.idle()
+    first.close()
+    assert vosk_free.pool.idle() == idle + 1
+    second = StreamingRecognizer(vosk_free, sample_rate=8000)
+    assert vosk_free.pool.idle() == idle  # taken from the pool, not made
+    assert times(second) == pytest.approx(heard, abs=0.1)
+    second.close()

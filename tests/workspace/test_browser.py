@@ -76,7 +76,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, call_audio: dict[str, Audio
     proc.wait(timeout=10)
 
 
-
 def _page(browser: Any) -> Any:
     ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", accept_downloads=True)
     ctx.set_default_timeout(15000)

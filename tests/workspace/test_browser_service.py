@@ -65,7 +65,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         proc.wait(timeout=10)
 
 
-
 def test_service_page_matches_the_cli(served: tuple[str, dict[str, str]], browser: Any) -> None:
     base, env = served
     got = json.loads(

@@ -32,6 +32,7 @@ from .util import ensure_ivr, pipeline_snapshot, recording_callback, signed_post
 
 pytestmark = pytest.mark.scaleout
 
+
 @pytest.fixture
 def rq_queue() -> Iterator[str]:
     from redis import Redis

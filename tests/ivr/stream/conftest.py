@@ -174,6 +174,9 @@ class SlowEngine:
             def finish(self) -> list[StreamResult]:
                 return stream.finish()
 
+            def close(self) -> None:
+                stream.close()
+
         return Slow()
 
 
