@@ -190,6 +190,13 @@ class LiveBoard:
         if changed:
             self._publish(rec, self._missing_event(rec), keep=False)
 
+    def quiet(self, rec: CallRecord, now: float) -> None:
+        """Both sides have been quiet up to ``now`` (call seconds): a long silence is alerted now."""
+        with self._lock:
+            alerts = rec.qa.quiet(now)
+        for a in alerts:
+            self._alert(rec, a.to_dict())
+
     def stream_ended(self, rec: CallRecord, reason: str, at: float) -> None:
         """``stop``: the call is over (closing checked, the end stored). Otherwise it is interrupted:
         its slot is free, its state kept for a resumed stream."""

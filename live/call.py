@@ -134,6 +134,8 @@ class LiveCall:
                 piece = audio[i : i + FEED_BYTES]
                 if piece:
                     self._feed(tr, piece)
+        if pending and all(not tr.listening for tr in self.tracks.values()):  # nobody is talking
+            self.board.quiet(self.record, self.offset + min(tr.heard for tr in self.tracks.values()) / 8000)
 
     def _feed(self, tr: Track, piece: bytes) -> None:
         """Give the track's recognizer its sound; quiet between utterances is skipped."""

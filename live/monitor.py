@@ -117,6 +117,17 @@ class LiveQA:
         out += self._script(d, hits, at=end)
         return out
 
+    def quiet(self, now: float) -> list[Alert]:
+        """Nobody has spoken since the last turn and it is ``now``: the silence alert as soon as the
+        gap is long enough (the next turn would raise it only once the silence is over)."""
+        if not self.turns:
+            return []
+        last_end = max(t.end or 0.0 for t in self.turns)
+        gap = now - last_end
+        if gap < self.silence_s:
+            return []
+        return self._once(f"silence:{last_end:.2f}", Alert("silence", last_end, f"静默 {gap:.1f} 秒", "", f"{gap:.1f}"))
+
     def finish(self, at: float) -> list[Alert]:
         """The call ended: the closing, and any item that never came."""
         d = self.dialogue()

@@ -222,3 +222,18 @@ def test_quiet_between_utterances_is_not_decoded_and_times_stay_stream_times(car
     fed = engine.streams[0].seconds
     assert fed == pytest.approx(stop + 1.0 + PREROLL_BYTES / 8000)  # not the 5 s of the stream
     assert len(engine.streams) == 1  # the agent never spoke: no recognizer opened for silence
+
+
+def test_a_long_silence_is_alerted_before_anyone_speaks_again(card: Scorecard) -> None:
+    engine = PerTrackEngine([Said("我的快递到哪了", 0.2, 0.9)], [])
+    board, stored, _ = make(card, engine)
+    call = board.open("CA6", {})
+    assert call is not None
+    for ms in range(0, 8000, 20):
+        call.hear("inbound", LOUD if ms < 1000 else SILENCE, ms)
+        call.hear("outbound", SILENCE, ms)
+        if (ms + 20) % 100 == 0:
+            call.flush()
+    alerts = [e for _, e in stored if e["type"] == "alert" and e["kind"] == "silence"]
+    assert len(alerts) == 1 and alerts[0]["time"] == 0.9 and 5.0 <= float(alerts[0]["detail"]) < 5.2
+    call.end("stop")

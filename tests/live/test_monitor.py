@@ -49,6 +49,17 @@ def test_silence_and_overtalk(card: Scorecard) -> None:
     assert len(over) == 1 and over[0].time == 11.0 and over[0].detail == "2.0"
 
 
+def test_a_silence_is_alerted_while_it_lasts_and_only_once(card: Scorecard) -> None:
+    qa = LiveQA(card, silence_s=5.0)
+    assert qa.quiet(10.0) == []  # nobody has spoken yet: no conversation to fall silent
+    qa.add("customer", "我的快递到哪了", 0.0, 3.0)
+    assert qa.quiet(7.9) == []
+    now = qa.quiet(8.0)
+    assert [(a.kind, a.time, a.detail) for a in now] == [("silence", 3.0, "5.0")]
+    assert qa.quiet(9.0) == []
+    assert not [a for a in qa.add("agent", "您好请稍等", 9.5, 11.0) if a.kind == "silence"]  # the same silence
+
+
 def test_missing_script_items_as_the_call_goes_on(card: Scorecard) -> None:
     qa = LiveQA(card)
     assert "greeting" in qa.missing()

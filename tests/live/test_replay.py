@@ -170,5 +170,46 @@ def test_a_calls_dev_recording_keeps_caller_and_agent_apart(server: Served) -> N
     assert {t["speaker"] for t in turns} == {"customer", "agent"}
 
 
+@pytest.fixture(scope="module")
+def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    model = need_shared("models", "whisper-base-ct2")
+    tmp = tmp_path_factory.mktemp("live-whisper")
+    with serve(
+        tmp,
+        "",
+        HOTLINE_LIVE_CALLS="1",
+        HOTLINE_LIVE_ENGINE="whisper",
+        HOTLINE_LIVE_MODEL=str(model),
+        HOTLINE_KNOWLEDGE_DIR=str(tmp / "no-docs"),
+    ) as srv:
+        srv.logged("Media Streams WebSocket on")
+        yield srv
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_whisper_live_turns_are_the_words_of_each_side(whisper_server: Served) -> None:
+    """HOTLINE_LIVE_ENGINE=whisper end to end: each utterance decoded when the VAD closes it, turns per
+    speaker in order, over the gold turns of that speaker, and mostly the words that were said."""
+    from speech.evaluate import cer
+
+    calls = need_shared("calls-dev")
+    row = json.loads((calls / "calls.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    limit = max(g["end"] for g in row["turns"] if g["end"] <= 20.0) + 0.3  # between two turns
+    gold = [g for g in row["turns"] if g["end"] <= limit]
+    events = live_replay(whisper_server, calls / row["file"], "--limit", str(limit))
+    turns = [e for e in events if e["type"] == "turn"]
+    assert {t["speaker"] for t in turns} == {"customer", "agent"}
+    for speaker in ("customer", "agent"):
+        mine = [t for t in turns if t["speaker"] == speaker]
+        assert [t["start"] for t in mine] == sorted(t["start"] for t in mine)
+        heard = "".join(t["text"] for t in mine)
+        said = "".join(g["text"] for g in gold if g["role"] == speaker)
+        assert cer([(said, heard)], numbers=True) < 0.5, (speaker, said, heard)
+    for t in turns:
+        mid = (t["start"] + t["end"]) / 2
+        assert any(g["role"] == t["speaker"] and g["start"] - 0.7 <= mid <= g["end"] + 0.7 for g in row["turns"]), t
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
