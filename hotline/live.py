@@ -7,6 +7,7 @@ Runs after ``ivr.stream.routes:register`` (the hub) and ``workspace:register``. 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,6 +60,7 @@ def register(app: Flask) -> None:
         new_qa,
         max_calls=int(settings.live_max_calls),
         max_viewers=int(settings.live_max_viewers),
+        endpoint_ms=int(settings.live_endpoint_ms),
         store=lambda sid, event: append_event(sessions, sid, event),
         redact=lambda text: redact_text(text, Policy(order_numbers=bool(settings.redact_order_numbers))),
         topic_labels=_topic_labels(ext.get("ivr")),
@@ -83,7 +85,8 @@ def register(app: Flask) -> None:
 
 def _engine_loader(settings: Any, load_vosk: Any) -> Any:
     """How to get the live engine (loaded once, on first use): Vosk streaming at 8 kHz, or Whisper
-    behind the VAD (`speech.utterances`), with the batch settings (beam, compute type)."""
+    behind the VAD (`speech.utterances`), with the batch settings (beam, compute type) on
+    `live_threads` threads."""
     lock = threading.Lock()
     loaded: list[Any] = []
 
@@ -98,8 +101,11 @@ def _engine_loader(settings: Any, load_vosk: Any) -> Any:
                     path = find_model(
                         str(settings.live_model or settings.whisper_model or "whisper-base-ct2"), settings.models_dir
                     )
+                    threads = live_threads()
                     loaded.append(
-                        UtteranceEngine(build_transcriber("whisper", path, **dict(settings.whisper_options())))
+                        UtteranceEngine(
+                            build_transcriber("whisper", path, threads=threads, **dict(settings.whisper_options()))
+                        )
                     )
                 else:
                     spec = str(settings.live_model or settings.stream_model or settings.vosk_model or "cn")
@@ -107,6 +113,12 @@ def _engine_loader(settings: Any, load_vosk: Any) -> Any:
             return loaded[0]
 
     return engine
+
+
+def live_threads() -> int:
+    """CPU threads of the live Whisper model: one model per process decodes one utterance at a time,
+    so it may use the box's cores (up to 4) rather than one."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _knowledge_dir(settings: Any) -> Path:

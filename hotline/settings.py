@@ -74,6 +74,7 @@ class Settings:
     live_calls: bool = False  # bridged agent calls stream both tracks for live transcripts and QA (docs/live.md)
     live_max_calls: int = 4  # live calls transcribed at once per process; more are skipped and counted
     live_max_viewers: int = 4  # open live board / agent pages per process (each holds a server thread)
+    live_endpoint_ms: int = 700  # quiet after words that ends a live utterance (shorter: sooner, more splits)
     live_engine: str = "vosk"  # vosk (streaming) | whisper (each utterance decoded when the VAD closes it)
     live_model: str = ""  # model for live transcripts; default stream_model/vosk_model, or whisper_model
     knowledge_dir: Path = Path("")  # agent-assist documents; default shared_dir/domain
@@ -120,6 +121,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise SettingsError(f"HOTLINE_{name.upper()}: expected 1 or more, got {getattr(self, name)}")
+        if not 200 <= self.live_endpoint_ms <= 5000:
+            raise SettingsError(f"HOTLINE_LIVE_ENDPOINT_MS: expected 200 to 5000, got {self.live_endpoint_ms}")
         for name in ("retain_recordings_days", "retain_transcripts_days", "retain_audit_days"):
             if not 0 <= getattr(self, name) <= 36500:
                 raise SettingsError(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from live.call import LiveCall
+from live.call import ENDPOINT_MS, LiveCall
 from live.monitor import ITEM_LABELS, LiveQA
 from qa.dialogue import Role
 from speech.redact import redact_text
@@ -98,9 +98,11 @@ class LiveBoard:
         redact: Callable[[str], str] = redact_text,
         topic_labels: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        endpoint_ms: int = ENDPOINT_MS,
     ) -> None:
         self.engine, self.new_qa, self.max_calls, self.store, self.clock = engine, new_qa, max_calls, store, clock
         self.max_viewers = max_viewers
+        self.endpoint_ms = endpoint_ms  # quiet after words that ends an utterance the engine keeps open
         self.redact = redact  # phone, ID-card, bank-card numbers never shown, stored or pushed
         self.topic_labels = dict(topic_labels or {})  # menu node -> what the board calls the request
         self.calls: dict[str, CallRecord] = {}

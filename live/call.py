@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 RATE = 8000
 SILENCE = b"\xff"  # μ-law silence
-ENDPOINT_MS = 700  # quiet this long after words: the utterance is over even if the engine waits for more
+ENDPOINT_MS = 700  # default quiet after words that ends the utterance even if the engine waits for more
 IDLE_MS = 300  # quiet this long with nothing pending: decoding stops until the next sound
 PREROLL_BYTES = 8 * 200  # quiet audio kept before speech starts, fed ahead of it (the onset's context)
 MAX_MARKS = 64  # resume marks kept per track (a final's words lie after the last few)
@@ -158,9 +158,9 @@ class LiveCall:
         self._results(tr, tr.rec.feed_mulaw(piece))
         tr.heard += len(piece)
         tr.pending = tr.pending or not is_quiet
-        # an utterance still open after ENDPOINT_MS of quiet is ended here (the engine would wait
+        # an utterance still open after the board's endpoint_ms of quiet is ended here (the engine would wait
         # for more); with nothing pending, IDLE_MS of quiet stops the decoding until the next sound
-        if tr.quiet_ms >= (ENDPOINT_MS if tr.pending else IDLE_MS):
+        if tr.quiet_ms >= (self.board.endpoint_ms if tr.pending else IDLE_MS):
             if tr.pending:
                 self._results(tr, tr.rec.cut())
                 tr.pending = False

@@ -13,6 +13,8 @@ from hotline.settings import Settings, SettingsError
         ({"HOTLINE_LIVE_MAX_CALLS": "0"}, "HOTLINE_LIVE_MAX_CALLS"),
         ({"HOTLINE_LIVE_MAX_VIEWERS": "-1"}, "HOTLINE_LIVE_MAX_VIEWERS"),
         ({"HOTLINE_LIVE_ENGINE": "cloud"}, "HOTLINE_LIVE_ENGINE"),
+        ({"HOTLINE_LIVE_ENDPOINT_MS": "50"}, "HOTLINE_LIVE_ENDPOINT_MS"),
+        ({"HOTLINE_LIVE_ENDPOINT_MS": "soon"}, "HOTLINE_LIVE_ENDPOINT_MS"),
     ],
 )
 def test_bad_live_settings_are_refused(env: dict[str, str], message: str) -> None:
@@ -22,6 +24,11 @@ def test_bad_live_settings_are_refused(env: dict[str, str], message: str) -> Non
 
 def test_live_settings_read_from_the_environment() -> None:
     s = Settings.from_env(
-        {"HOTLINE_LIVE_CALLS": "true", "HOTLINE_LIVE_MAX_CALLS": "6", "HOTLINE_LIVE_ENGINE": "whisper"}
+        {
+            "HOTLINE_LIVE_CALLS": "true",
+            "HOTLINE_LIVE_MAX_CALLS": "6",
+            "HOTLINE_LIVE_ENGINE": "whisper",
+            "HOTLINE_LIVE_ENDPOINT_MS": "400",
+        }
     )
-    assert s.live_calls and s.live_max_calls == 6 and s.live_engine == "whisper"
+    assert s.live_calls and s.live_max_calls == 6 and s.live_engine == "whisper" and s.live_endpoint_ms == 400
