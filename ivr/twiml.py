@@ -249,8 +249,21 @@ def _live_stream(resp: VoiceResponse, live: LiveSpec, step: Step, agent_dial: st
     element.parameter(name="topic", value=step.node)
     if not agent_dial:
         element.parameter(name="team", value=step.skill or "general")
+    elif agent := dialed_agent(agent_dial):
+        element.parameter(name="agent", value=agent)
     if "录音" in step.notice or any("录音" in text for text in step.say):
         element.parameter(name="consent", value="1")
+
+
+def dialed_agent(agent_dial: str) -> str:
+    """The agent a dial reaches by name (``client:alice``, ``sip:alice@pbx``), for the live board;
+    "" for a phone number (a number is not a name, and it stays out of stream parameters)."""
+    scheme, _, rest = agent_dial.partition(":")
+    if scheme == "client":
+        return rest[:32]
+    if scheme == "sip":
+        return rest.split("@", 1)[0][:32]
+    return ""
 
 
 def _connect_stream(stream: StreamSpec, urls: Urls) -> str:

@@ -119,6 +119,16 @@ def test_a_transfer_renders_a_live_stream_before_the_bridge() -> None:
     assert "both_tracks" not in render(menu, live=LiveSpec("wss://x/ivr/stream"))  # no bridge, no stream
 
 
+def test_the_dialed_agent_is_named_on_the_live_stream_but_never_a_number() -> None:
+    for agent_dial, agent in (
+        ("client:alice", "alice"),
+        ("sip:bob@pbx.example.com", "bob"),
+        ("+8610000000", None),
+        ("", None),
+    ):
+        assert _params(_transfer(agent_dial)).get("agent") == agent
+
+
 def test_each_answer_as_sent_signs_its_own_live_stream() -> None:
     answers = LiveAnswers(TOKEN, "wss://ivr.example.com/ivr/stream", ttl_s=60)
     rendered = _transfer()
