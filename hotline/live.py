@@ -7,7 +7,6 @@ Runs after ``ivr.stream.routes:register`` (the hub) and ``workspace:register``. 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,7 +85,7 @@ def register(app: Flask) -> None:
 def _engine_loader(settings: Any, load_vosk: Any) -> Any:
     """How to get the live engine (loaded once, on first use): Vosk streaming at 8 kHz, or Whisper
     behind the VAD (`speech.utterances`), with the batch settings (beam, compute type) on
-    `live_threads` threads."""
+    `live_threads` thread."""
     lock = threading.Lock()
     loaded: list[Any] = []
 
@@ -116,9 +115,9 @@ def _engine_loader(settings: Any, load_vosk: Any) -> Any:
 
 
 def live_threads() -> int:
-    """CPU threads of the live Whisper model: one model per process decodes one utterance at a time,
-    so it may use the box's cores (up to 4) rather than one."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """CPU threads of the live Whisper model: one. A second thread on a 2-core box that also decodes
+    something else made each utterance 3-5x slower (the threads wait on each other), not faster."""
+    return 1
 
 
 def _knowledge_dir(settings: Any) -> Path:
