@@ -65,8 +65,8 @@ class Track:
     fed_ms: int = 0  # stream time the recognizer has been given audio up to (incl. buf)
     arrivals: collections.deque[tuple[int, float]] = field(default_factory=lambda: collections.deque(maxlen=3000))
     partial: str = ""
-    heard: int = 0  # bytes given to recognizers (stream time heard = heard / 8)
-    quiet_ms: int = 0  # silence since the last sound (an open utterance is closed after ENDPOINT_MS)
+    heard: int = 0  # bytes of the track gone through (fed or skipped): stream time = heard / 8000
+    quiet_ms: int = 0  # silence since the last sound (an open utterance is ended after the endpoint)
     listening: bool = False  # the recognizer is being fed (False: quiet is skipped)
     pending: bool = False  # sound fed since the last final result
     preroll: bytes = b""  # the last quiet audio skipped, fed ahead of the next sound
@@ -158,12 +158,15 @@ class LiveCall:
         self._results(tr, tr.rec.feed_mulaw(piece))
         tr.heard += len(piece)
         tr.pending = tr.pending or not is_quiet
-        # an utterance still open after the board's endpoint_ms of quiet is ended here (the engine would wait
-        # for more); with nothing pending, IDLE_MS of quiet stops the decoding until the next sound
+        # an utterance still open after the board's endpoint_ms of quiet is ended here (the engine
+        # would wait for more); with nothing pending, IDLE_MS of quiet stops decoding till the next sound
         if tr.quiet_ms >= (self.board.endpoint_ms if tr.pending else IDLE_MS):
             if tr.pending:
                 self._results(tr, tr.rec.cut())
                 tr.pending = False
+            if tr.partial:  # heard as nothing in the end: the grey text goes
+                tr.partial = ""
+                self.board.partial(self.record, tr.speaker, "")
             tr.listening = False
 
     def end(self, reason: str) -> None:
