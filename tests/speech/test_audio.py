@@ -189,3 +189,61 @@ def test_resample_keeps_duration() -> None:
     down = audio.resample(up, 16000, 8000)
     assert len(down) == 8000
     assert np.corrcoef(down[100:-100], x[100:-100])[0, 1] > 0.99
+
+
+def _data_chunk(raw: bytes) -> bytes:
+    i = raw.index(b"data")
+    return raw[i + 8 : i + 8 + int.from_bytes(raw[i + 4 : i + 8], "little")]
+
+
+@pytest.mark.parametrize(
+    ("name", "expand"), [("ko_delivery_8k_mulaw.wav", "ulaw"), ("ko_delivery_8k_alaw.wav", "alaw")]
+)
+def test_g711_wav_expands_to_linear_pcm_not_8_bit(name: str, expand: str) -> None:
+    """pydub would hand ffmpeg's pcm_u8 (steps of 256) back: quiet speech must keep its fine levels."""
+    raw = (FIXTURES / name).read_bytes()
+    want = np.frombuffer(
+        audio.audioop.ulaw2lin(_data_chunk(raw), 2)
+        if expand == "ulaw"
+        else audio.audioop.alaw2lin(_data_chunk(raw), 2),
+        dtype=np.int16,
+    )
+    got = decode(FIXTURES / name, rate=8000).channels[0]
+    assert np.array_equal(got, want)
+    quiet = got[np.abs(got) < 256]
+    assert len(np.unique(quiet)) > 20
+
+
+def test_g711_stereo_wav_keeps_both_channels() -> None:
+    raw = (FIXTURES / "ko_live_call_8k.wav").read_bytes()
+    both = np.frombuffer(ulaw_to_pcm(_data_chunk(raw)), dtype=np.int16)
+    a = decode(FIXTURES / "ko_live_call_8k.wav", rate=8000)
+    assert a.n_channels == 2
+    assert np.array_equal(a.channels[0], both[0::2]) and np.array_equal(a.channels[1], both[1::2])
+
+
+def _band_share(y: np.ndarray, rate: int, above: float) -> float:
+    """Share of the signal's energy above ``above`` Hz (Hann window, edges trimmed)."""
+    y = y[200:-200].astype(np.float64)
+    power = np.abs(np.fft.rfft(y * np.hanning(len(y)))) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / rate)
+    return float(power[freqs > above].sum() / power.sum())
+
+
+@pytest.mark.parametrize("tone", [1000, 3000])
+def test_upsampling_telephone_audio_leaves_no_image_above_4khz(tone: int) -> None:
+    """Linear interpolation leaves the image of a 3 kHz tone at 5 kHz only ~8 dB down; a proper filter > 60 dB."""
+    x = (np.sin(np.arange(8000) * 2 * np.pi * tone / 8000) * 10000).astype(np.int16)
+    up = audio.resample(x, 8000, 16000)
+    assert _band_share(up, 16000, 4200) < 1e-6
+    assert abs(up[200:-200].std() / x[100:-100].std() - 1) < 0.01  # the tone itself passes unchanged
+
+
+def test_resampling_keeps_time_and_stops_aliases() -> None:
+    click = np.zeros(800, dtype=np.int16)
+    click[400] = 10000
+    assert int(np.argmax(audio.resample(click, 8000, 16000))) == 800  # no delay: word times hold
+    x = (np.sin(np.arange(44100) * 2 * np.pi * 10000 / 44100) * 10000).astype(np.int16)
+    down = audio.resample(x, 44100, 16000)  # 10 kHz would fold to 6 kHz
+    assert len(down) == 16000
+    assert down[200:-200].std() < 0.001 * x.std()
