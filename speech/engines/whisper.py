@@ -28,6 +28,7 @@ from zhtext.convert import to_simplified
 from zhtext.tokens import join_tokens
 
 _MODELS: dict[tuple[str, int, str], Any] = {}
+TEMPERATURE_FALLBACK = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's default
 
 
 def available() -> bool:
@@ -77,6 +78,7 @@ class WhisperTranscriber:
         max_window: float = 28.0,
         hotwords: str | None = None,
         initial_prompt: str | None = None,
+        temperature: float | Sequence[float] = TEMPERATURE_FALLBACK,
     ) -> None:
         self.model_dir = Path(model_dir)
         self._model = load_model(model_dir, threads, compute_type)
@@ -92,6 +94,9 @@ class WhisperTranscriber:
         # prompt of every window); None = no prompt, as before
         self.hotwords = hotwords or None
         self.initial_prompt = initial_prompt or None
+        # greedy/beam at the first temperature, sampling at the next ones when a window's text repeats
+        # itself or its log-probability is low (faster-whisper's fallback); one value = no fallback
+        self.temperature = float(temperature) if isinstance(temperature, int | float) else tuple(temperature)
 
     def windows(self, samples: np.ndarray, rate: int) -> list[tuple[int, int]]:
         """Sample ranges to decode: VAD speech regions, neighbours closer than ``join_gap`` s joined
@@ -131,6 +136,7 @@ class WhisperTranscriber:
             condition_on_previous_text=False,
             hotwords=self.hotwords,
             initial_prompt=self.initial_prompt,
+            temperature=self.temperature,
         )
         simplify = self.language.startswith("zh")
 
