@@ -101,14 +101,19 @@ class WhisperTranscriber:
     def windows(self, samples: np.ndarray, rate: int) -> list[tuple[int, int]]:
         """Sample ranges to decode: VAD speech regions, neighbours closer than ``join_gap`` s joined
         while the window stays under ``max_window`` s."""
+        return [w for w, _ in self._windows(samples, rate)]
+
+    def _windows(self, samples: np.ndarray, rate: int) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
+        """Each window with the speech regions inside it."""
         if not self.vad:
-            return [(0, len(samples))] if len(samples) else []
-        out: list[tuple[int, int]] = []
+            return [((0, len(samples)), [(0, len(samples))])] if len(samples) else []
+        out: list[tuple[tuple[int, int], list[tuple[int, int]]]] = []
         for s, e in speech_regions(samples, rate, min_silence=self.min_silence, pad=0.2):
-            if out and s - out[-1][1] < self.join_gap * rate and e - out[-1][0] <= self.max_window * rate:
-                out[-1] = (out[-1][0], e)
+            last = out[-1][0] if out else None
+            if last and s - last[1] < self.join_gap * rate and e - last[0] <= self.max_window * rate:
+                out[-1] = ((last[0], e), [*out[-1][1], (s, e)])
             else:
-                out.append((s, e))
+                out.append(((s, e), [(s, e)]))
         return out
 
     def transcribe_pcm(self, samples: np.ndarray, rate: int, speaker: str = "unknown") -> list[Utterance]:
@@ -116,8 +121,9 @@ class WhisperTranscriber:
             samples = resample(np.asarray(samples, dtype=np.int16), rate, 16000)
         audio = np.asarray(samples, dtype=np.float32) / 32768.0
         out: list[Utterance] = []
-        for s, e in self.windows(np.asarray(samples, dtype=np.int16), 16000):
-            out.extend(self._decode(audio[s:e], s / 16000, e / 16000, speaker))
+        for (s, e), regions in self._windows(np.asarray(samples, dtype=np.int16), 16000):
+            speech = [(a / 16000, b / 16000) for a, b in regions]
+            out.extend(self._decode(audio[s:e], s / 16000, e / 16000, speaker, speech))
         return out
 
     def stream(self, sample_rate: int, grammar: Sequence[str] | None = None) -> SpeechStream:
@@ -126,7 +132,14 @@ class WhisperTranscriber:
     def missing_words(self, phrases: Sequence[str]) -> list[str] | None:
         return None  # an open vocabulary of subwords: nothing to look up
 
-    def _decode(self, audio: np.ndarray, offset: float, limit: float, speaker: str) -> list[Utterance]:
+    def _decode(
+        self,
+        audio: np.ndarray,
+        offset: float,
+        limit: float,
+        speaker: str,
+        speech: Sequence[tuple[float, float]] = (),
+    ) -> list[Utterance]:
         segments, _info = self._model.transcribe(
             audio,
             language=self.language,
@@ -145,15 +158,18 @@ class WhisperTranscriber:
 
         out: list[Utterance] = []
         for seg in segments:
-            words = tuple(
-                Word(
-                    to_simplified(w.word.strip()) if simplify else w.word.strip(),
-                    t(w.start),
-                    t(w.end),
-                    float(w.probability),
-                )
-                for w in (seg.words or [])
-                if w.word.strip()
+            words = snap_to_speech(
+                [
+                    Word(
+                        to_simplified(w.word.strip()) if simplify else w.word.strip(),
+                        t(w.start),
+                        t(w.end),
+                        float(w.probability),
+                    )
+                    for w in (seg.words or [])
+                    if w.word.strip()
+                ],
+                speech,
             )
             text = seg.text.strip()
             text = to_simplified(text) if simplify else text
@@ -165,3 +181,27 @@ class WhisperTranscriber:
             end = words[-1].end if words else t(seg.end)
             out.append(Utterance(speaker, start, end, text, words))
         return out
+
+
+def snap_to_speech(words: Sequence[Word], speech: Sequence[tuple[float, float]]) -> tuple[Word, ...]:
+    """Words placed in a silence of their window moved to the nearest edge of the speech around it.
+
+    Whisper's word times come from attention and drift when a window holds several speech regions
+    with silence between them: on the development calls a word landed up to 4 s into a silence (after
+    the other party had started speaking), which reorders the dialogue the QA checks read. The VAD
+    knows where the speech is; a word whose middle is outside every region is moved, keeping its
+    length where it fits, and words keep their order.
+    """
+    out: list[Word] = []
+    for w in words:
+        start, end = w.start, w.end
+        mid = (start + end) / 2
+        if speech and not any(a <= mid <= b for a, b in speech):
+            a, b = min(speech, key=lambda r: min(abs(mid - r[0]), abs(mid - r[1])))
+            length = min(end - start, b - a)
+            start, end = (a, a + length) if mid < a else (b - length, b)
+        if out and start < out[-1].end:  # never before the word said before it
+            start = out[-1].end
+            end = max(end, start)
+        out.append(Word(w.text, start, end, w.conf) if (start, end) != (w.start, w.end) else w)
+    return tuple(out)
