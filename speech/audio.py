@@ -84,7 +84,7 @@ def decode(path: str | Path, rate: int = 16000, raw_format: str | None = None) -
             problem = wav_truncation(head, size)
             if problem:
                 raise AudioError(p, problem)
-            g711 = g711_wav(p.read_bytes())
+            g711 = g711_wav(p.read_bytes()) if wav_format_tag(head) in (WAVE_FORMAT_ALAW, WAVE_FORMAT_MULAW) else None
             if g711 is not None:
                 src_rate, chans = g711
                 return Audio(rate, tuple(np.ascontiguousarray(resample(c, src_rate, rate)) for c in chans))
@@ -96,6 +96,20 @@ def decode(path: str | Path, rate: int = 16000, raw_format: str | None = None) -
 
 
 WAVE_FORMAT_ALAW, WAVE_FORMAT_MULAW, WAVE_FORMAT_EXTENSIBLE = 6, 7, 0xFFFE
+
+
+def wav_format_tag(head: bytes) -> int | None:
+    """The format tag of a WAV's ``fmt`` chunk (1 PCM, 6 A-law, 7 μ-law; an extensible WAV's sub-format)."""
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if cid == b"fmt " and pos + 8 + 2 <= len(head):
+            tag = int.from_bytes(head[pos + 8 : pos + 10], "little")
+            if tag == WAVE_FORMAT_EXTENSIBLE and n >= 26 and pos + 8 + 26 <= len(head):
+                tag = int.from_bytes(head[pos + 32 : pos + 34], "little")
+            return tag
+        pos += 8 + n + (n & 1)
+    return None
 
 
 def g711_wav(data: bytes) -> tuple[int, tuple[np.ndarray, ...]] | None:

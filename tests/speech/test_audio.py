@@ -220,3 +220,13 @@ def test_g711_stereo_wav_keeps_both_channels() -> None:
     a = decode(FIXTURES / "ko_live_call_8k.wav", rate=8000)
     assert a.n_channels == 2
     assert np.array_equal(a.channels[0], both[0::2]) and np.array_equal(a.channels[1], both[1::2])
+
+
+def test_wav_format_tag_reads_the_header_only() -> None:
+    assert audio.wav_format_tag((FIXTURES / "ko_delivery_8k_mulaw.wav").read_bytes()[:4096]) == 7
+    assert audio.wav_format_tag((FIXTURES / "ko_delivery_8k_alaw.wav").read_bytes()[:4096]) == 6
+    assert audio.wav_format_tag((FIXTURES / "ko_delivery_16k.wav").read_bytes()[:4096]) == 1
+    fmt = (0xFFFE).to_bytes(2, "little") + bytes(22) + (7).to_bytes(2, "little") + bytes(14)  # extensible, μ-law
+    head = b"RIFF\x00\x00\x00\x00WAVEfmt " + len(fmt).to_bytes(4, "little") + fmt
+    assert audio.wav_format_tag(head) == 7
+    assert audio.wav_format_tag(b"RIFF\x00\x00\x00\x00WAVE") is None
