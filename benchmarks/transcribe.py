@@ -148,7 +148,7 @@ def main() -> None:
             j = outputs["whisper"] / f"{f.stem}.json"
             t = Transcript.from_json(j.read_text(encoding="utf-8"))
             pairs.append((refs[f.name], "".join(u.text for u in t.utterances)))
-        report_cer("defaults: beam 10, float32, join_gap 6", files, pairs)
+        report_cer("defaults: beam 5, float32, join_gap 6", files, pairs)
         fast = build_transcriber("whisper", str(WHISPER), "zh", 2, beam_size=1, compute_type="int8")
         t0 = time.perf_counter()
         fast_pairs = [(refs[f.name], "".join(u.text for u in transcribe_file(f, fast).utterances)) for f in files]

@@ -62,7 +62,7 @@ class Settings:
     speech_engine: str = "vosk"  # vosk | whisper
     vosk_model: str = ""  # directory of a Vosk model
     whisper_model: str = ""  # directory of a CTranslate2 Whisper model
-    whisper_beam: int = 10  # beam 10 beat 5 on the development calls; 1 with int8 is ~2x faster (docs/speech.md)
+    whisper_beam: int = 5  # 1 is ~1.7x faster with int8, at CER 0.201 instead of 0.138 (docs/speech.md)
     whisper_compute_type: str = "float32"  # float32 | int8
     # s: speech regions of a channel closer than this are decoded as one window (more context; docs/qa-accuracy.md)
     whisper_join_gap: float = 6.0

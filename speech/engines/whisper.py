@@ -12,8 +12,9 @@ Whisper then places in a silence of the window are moved back to the speech (``s
 No streaming: Whisper decodes 30 s windows.
 
 Defaults favour accuracy, this engine's reason to exist: float32 weights and beam 5 gave CER 0.138
-on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 threads; see docs/speech.md);
-beam 10 took the development calls' CER from 0.164 to 0.154 on six calls (docs/qa-accuracy.md).
+on shared/speech/zh where int8 with beam 1 gave 0.201 (RTF 0.22 vs 0.13 on 2 threads; see docs/speech.md).
+Beam 10 was measured for the development calls and not kept (0.158 -> 0.156 on 20 calls, 9% slower, and
+one digit string on speech/zh written in Arabic digits; docs/qa-accuracy.md).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class WhisperTranscriber:
         model_dir: str | Path,
         language: str = "zh",
         threads: int = 1,
-        beam_size: int = 10,
+        beam_size: int = 5,
         vad: bool = True,
         word_timestamps: bool = True,
         compute_type: str = "float32",

@@ -118,7 +118,7 @@ def test_whisper_options() -> None:
 
     s = Settings.from_env({})
     gap = ("join_gap", 6.0)
-    assert whisper_options(s, "whisper", None, None) == (("beam_size", 10), ("compute_type", "float32"), gap)
+    assert whisper_options(s, "whisper", None, None) == (("beam_size", 5), ("compute_type", "float32"), gap)
     assert whisper_options(s, "whisper", 1, "int8") == (("beam_size", 1), ("compute_type", "int8"), gap)
     fast = Settings.from_env({"HOTLINE_WHISPER_BEAM": "2", "HOTLINE_WHISPER_COMPUTE_TYPE": "int8"})
     assert whisper_options(fast, "whisper", None, None) == (("beam_size", 2), ("compute_type", "int8"), gap)

@@ -104,7 +104,7 @@ def test_cer_helpers() -> None:
 
 
 def test_cli_whisper_fast_settings(zh: Path, whisper: Any, tmp_path: Path) -> None:
-    """`--beam 1 --compute-type int8` (the fast path; the defaults are beam 10, float32) runs end to end."""
+    """`--beam 1 --compute-type int8` (the fast path; the defaults are beam 5, float32) runs end to end."""
     import json
 
     from click.testing import CliRunner
