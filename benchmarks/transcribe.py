@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -94,6 +96,7 @@ def main() -> None:
     ap.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="whisper engine option (with --cer-only)"
     )
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads for --cer-only (1 on a shared machine)")
     args = ap.parse_args()
     if not ZH.is_dir():
         sys.exit(f"{ZH} is missing (../shared): nothing to benchmark")
@@ -103,7 +106,7 @@ def main() -> None:
     engines = args.engines.split(",")
     print(f"{len(files)} files from {ZH}; {load()}")
     if args.cer_only:
-        cer_only(files, args.option)
+        cer_only(files, args.option, args.threads)
         return
     specs: dict[str, list[EngineSpec]] = {}
     if "vosk" in engines:
@@ -145,7 +148,7 @@ def main() -> None:
             j = outputs["whisper"] / f"{f.stem}.json"
             t = Transcript.from_json(j.read_text(encoding="utf-8"))
             pairs.append((refs[f.name], "".join(u.text for u in t.utterances)))
-        report_cer("defaults: beam 5, float32", files, pairs)
+        report_cer("defaults: beam 5, float32, join_gap 6", files, pairs)
         fast = build_transcriber("whisper", str(WHISPER), "zh", 2, beam_size=1, compute_type="int8")
         t0 = time.perf_counter()
         fast_pairs = [(refs[f.name], "".join(u.text for u in transcribe_file(f, fast).utterances)) for f in files]
@@ -153,12 +156,10 @@ def main() -> None:
         report_cer("fast: --beam 1 --compute-type int8", files, fast_pairs)
 
 
-def cer_only(files: list[Path], raw_options: list[str]) -> None:
+def cer_only(files: list[Path], raw_options: list[str], threads: int = 2) -> None:
     """Whisper CER with engine options (e.g. initial_prompt=...): a default may only change if this
     does not rise. Transcripts go to a temporary folder; prints inserted characters on silence too."""
     import json
-
-    import numpy as np
 
     options: dict[str, object] = {}
     for raw in raw_options:
@@ -167,7 +168,7 @@ def cer_only(files: list[Path], raw_options: list[str]) -> None:
             options[key] = json.loads(value)
         except ValueError:
             options[key] = value
-    spec = EngineSpec("whisper", str(WHISPER), "zh", 2, tuple(sorted(options.items())))
+    spec = EngineSpec("whisper", str(WHISPER), "zh", threads, tuple(sorted(options.items())))
     out = Path(tempfile.mkdtemp(prefix="bench-cer-"))
     t0 = time.perf_counter()
     s = run_batch(files, out, spec, jobs=1, policy=None)
@@ -179,16 +180,32 @@ def cer_only(files: list[Path], raw_options: list[str]) -> None:
         pairs.append((refs[f.name], "".join(u.text for u in t.utterances)))
     report_cer(f"options {options or 'defaults'}", files, pairs)
     # insertions on silence and on noise: nothing was said, anything written is invented
-    tr = build_transcriber("whisper", str(WHISPER), "zh", 2, **options)
+    for name, pcm, rate in noise_probes():
+        for vad in (True, False):  # without the VAD every probe reaches the decoder: the hard case
+            tr = build_transcriber("whisper", str(WHISPER), "zh", threads, **{**options, "vad": vad})
+            text = "".join(u.text for u in tr.transcribe_pcm(pcm, rate))
+            print(f"  {name}, vad={vad}: {len(text)} characters invented {text[:40]!r}")
+
+
+def noise_probes(seconds: int = 10) -> list[tuple[str, np.ndarray, int]]:
+    """(name, int16 samples, rate) with no speech in them: silence, white noise, and a telephone line
+    (300-3400 Hz noise plus 50 Hz hum, through G.711 μ-law, at 8 kHz like the calls)."""
+    from speech.audio import pcm_to_ulaw, ulaw_to_pcm
+
     rng = np.random.default_rng(7)
-    probes = {
-        "digital silence 10 s": np.zeros(160000, dtype=np.int16),
-        "line noise -50 dBFS 10 s": (rng.normal(0, 100, 160000)).astype(np.int16),
-        "line noise -35 dBFS 10 s": (rng.normal(0, 580, 160000)).astype(np.int16),
-    }
-    for name, pcm in probes.items():
-        text = "".join(u.text for u in tr.transcribe_pcm(pcm, 16000))
-        print(f"  {name}: {len(text)} characters invented {text[:40]!r}")
+    n16, n8 = 16000 * seconds, 8000 * seconds
+    spectrum = np.fft.rfft(rng.normal(0, 1, n8))
+    freqs = np.fft.rfftfreq(n8, 1 / 8000)
+    band = np.fft.irfft(spectrum * ((freqs > 300) & (freqs < 3400)), n8)
+    line = band / band.std() * 200 + 60 * np.sin(2 * np.pi * 50 * np.arange(n8) / 8000)
+    line16 = np.clip(line, -32768, 32767).astype(np.int16)
+    line_mu = np.frombuffer(ulaw_to_pcm(pcm_to_ulaw(line16.tobytes())), dtype=np.int16)
+    return [
+        (f"digital silence {seconds} s", np.zeros(n16, dtype=np.int16), 16000),
+        (f"white noise -50 dBFS {seconds} s", rng.normal(0, 100, n16).astype(np.int16), 16000),
+        (f"white noise -35 dBFS {seconds} s", rng.normal(0, 580, n16).astype(np.int16), 16000),
+        (f"telephone line noise -44 dBFS, 8 kHz mu-law {seconds} s", line_mu, 8000),
+    ]
 
 
 def report_cer(label: str, files: list[Path], pairs: list[tuple[str, str]]) -> None:

@@ -16,6 +16,7 @@ from ivr.recording_url import AllowedHost, parse_hosts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WHISPER_COMPUTE_TYPES = ("float32", "int8")
+WHISPER_MAX_WINDOW_S = 28.0  # speech.engines.whisper: the longest window decoded at once
 IVR_ROUTERS = ("model", "keywords")  # HOTLINE_IVR_ROUTER: the trained router, or the menu's keywords only
 
 
@@ -63,6 +64,8 @@ class Settings:
     whisper_model: str = ""  # directory of a CTranslate2 Whisper model
     whisper_beam: int = 5  # 1 is ~1.7x faster with int8, at CER 0.201 instead of 0.138 (docs/speech.md)
     whisper_compute_type: str = "float32"  # float32 | int8
+    # s: speech regions of a channel closer than this are decoded as one window (more context; docs/qa-accuracy.md)
+    whisper_join_gap: float = 6.0
     stream_mode: str = ""  # Media Streams speech menus: "" off, "1" alongside TwiML, "2" bidirectional
     stream_url: str = ""  # wss:// URL Twilio streams to; default public_url (wss) + /ivr/stream
     stream_model: str = ""  # Vosk model for stream menus; default vosk_model, else vosk-model-small-cn
@@ -110,6 +113,11 @@ class Settings:
             raise SettingsError(router_choice_error(self.ivr_router))
         if self.whisper_beam < 1:
             raise SettingsError(f"HOTLINE_WHISPER_BEAM: expected 1 or more, got {self.whisper_beam}")
+        if not 0 <= self.whisper_join_gap <= WHISPER_MAX_WINDOW_S:
+            raise SettingsError(
+                f"HOTLINE_WHISPER_JOIN_GAP: expected 0..{WHISPER_MAX_WINDOW_S:g} seconds (a window is at most "
+                f"{WHISPER_MAX_WINDOW_S:g} s), got {self.whisper_join_gap:g}"
+            )
         positive = (
             "stream_max_connections",
             "stream_sig_ttl_s",
@@ -165,7 +173,11 @@ class Settings:
 
     def whisper_options(self) -> tuple[tuple[str, object], ...]:
         """Options for the Whisper engine (``build_transcriber(..., **dict(options))``)."""
-        return (("beam_size", self.whisper_beam), ("compute_type", self.whisper_compute_type))
+        return (
+            ("beam_size", self.whisper_beam),
+            ("compute_type", self.whisper_compute_type),
+            ("join_gap", self.whisper_join_gap),
+        )
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -231,6 +243,14 @@ def _coerce(key: str, raw: str, typ: object) -> object:
             return int(raw)
         except ValueError:
             raise SettingsError(f"{key}: expected an integer, got {raw!r}") from None
+    if name == "float":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{key}: expected a number, got {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"{key}: expected a finite number, got {raw!r}")
+        return value
     if name == "Path":
         return Path(raw)
     if name == "Secret":

@@ -84,6 +84,10 @@ def decode(path: str | Path, rate: int = 16000, raw_format: str | None = None) -
             problem = wav_truncation(head, size)
             if problem:
                 raise AudioError(p, problem)
+            g711 = g711_wav(p.read_bytes()) if wav_format_tag(head) in (WAVE_FORMAT_ALAW, WAVE_FORMAT_MULAW) else None
+            if g711 is not None:
+                src_rate, chans = g711
+                return Audio(rate, tuple(np.ascontiguousarray(resample(c, src_rate, rate)) for c in chans))
     if fmt == "mulaw":
         samples = ulaw_to_pcm(p.read_bytes())
         arr = np.frombuffer(samples, dtype=np.int16)
@@ -91,13 +95,65 @@ def decode(path: str | Path, rate: int = 16000, raw_format: str | None = None) -
     return _decode_pydub(p, rate)
 
 
+WAVE_FORMAT_ALAW, WAVE_FORMAT_MULAW, WAVE_FORMAT_EXTENSIBLE = 6, 7, 0xFFFE
+
+
+def wav_format_tag(head: bytes) -> int | None:
+    """The format tag of a WAV's ``fmt`` chunk (1 PCM, 6 A-law, 7 μ-law; an extensible WAV's sub-format)."""
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if cid == b"fmt " and pos + 8 + 2 <= len(head):
+            tag = int.from_bytes(head[pos + 8 : pos + 10], "little")
+            if tag == WAVE_FORMAT_EXTENSIBLE and n >= 26 and pos + 8 + 26 <= len(head):
+                tag = int.from_bytes(head[pos + 32 : pos + 34], "little")
+            return tag
+        pos += 8 + n + (n & 1)
+    return None
+
+
+def g711_wav(data: bytes) -> tuple[int, tuple[np.ndarray, ...]] | None:
+    """(rate, int16 channels) of a G.711 μ-law/A-law WAV held in memory; None for any other WAV.
+
+    Decoded here, not by pydub: pydub asks ffmpeg for the 8-bit samples as unsigned 8-bit *linear*
+    PCM (``pcm_u8``), which throws away the companding: a quiet voice lands on 3-4 levels (steps of
+    256) and the recording comes out at ~23 dB SNR. G.711 expands to 14 bits of linear PCM.
+    """
+
+    def u(b: bytes) -> int:
+        return int.from_bytes(b, "little")
+
+    pos, fmt = 12, None
+    while pos + 8 <= len(data):
+        cid, n = data[pos : pos + 4], u(data[pos + 4 : pos + 8])
+        body = data[pos + 8 : pos + 8 + n]
+        if cid == b"fmt " and len(body) >= 16:
+            tag = u(body[0:2])
+            if tag == WAVE_FORMAT_EXTENSIBLE and len(body) >= 26:
+                tag = u(body[24:26])  # the sub-format GUID starts with the format tag
+            fmt = (tag, u(body[2:4]), u(body[4:8]), u(body[14:16]))  # tag, channels, rate, bits
+        elif cid == b"data":
+            if fmt is None or fmt[0] not in (WAVE_FORMAT_ALAW, WAVE_FORMAT_MULAW) or fmt[3] != 8 or fmt[1] < 1:
+                return None
+            tag, channels, rate, _ = fmt
+            if n in (0, 0xFFFFFFFF, 0x7FFFFFFF):  # streaming writers leave the size open
+                body = data[pos + 8 :]
+            body = body[: len(body) - len(body) % channels]
+            pcm = audioop.ulaw2lin(body, 2) if tag == WAVE_FORMAT_MULAW else audioop.alaw2lin(body, 2)
+            x = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+            return rate, tuple(np.ascontiguousarray(x[i::channels]) for i in range(channels))
+        pos += 8 + n + (n & 1)
+    return None
+
+
 def _decode_pydub(p: Path, rate: int) -> Audio:
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
 
     try:
-        # ffmpeg resamples while decoding; pydub reads PCM WAV itself (then numpy resamples)
-        seg = AudioSegment.from_file(str(p), parameters=["-ar", str(rate)])
+        # ffmpeg decodes at the file's own rate (pydub puts ``parameters`` after the output, where ffmpeg
+        # ignores them); numpy resamples below
+        seg = AudioSegment.from_file(str(p))
     except CouldntDecodeError as exc:
         raise AudioError(p, f"cannot decode: {diagnose(p, _ffmpeg_reason(str(exc), p))}") from None
     except (IndexError, ValueError, EOFError):  # pydub's probe found no audio stream it could use
@@ -219,7 +275,11 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     """Band-limited resampling (polyphase via FFT-free linear filter); exact when src == dst.
 
     Quality is what speech recognition needs: a windowed-sinc low-pass before decimation,
-    linear interpolation otherwise.
+    linear interpolation otherwise. Upsampling 8 -> 16 kHz by interpolation leaves images of the
+    voice band above 4 kHz; a proper polyphase windowed-sinc upsampler was measured for issue 14
+    and not kept: Whisper's CER on the development calls moved within noise (0.177 -> 0.171 on six
+    calls) and the Korean Vosk model (16 kHz) misheard the 8 kHz call fixture with the 4-8 kHz band
+    empty (docs/qa-accuracy.md, "Recognition tuning").
     """
     if src == dst or len(x) == 0:
         return x.astype(np.int16, copy=False)

@@ -62,3 +62,13 @@ def test_serve_refuses_an_old_router_value(tmp_path: Path) -> None:
     env = {"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_IVR_ROUTER": "tests.plug:router", "HOTLINE_DATABASE_URL": ""}
     result = CliRunner().invoke(cli, ["serve", "--ws-port", "0"], env=env)
     assert result.exit_code == 1 and "refusing to start" in result.output and "tests.plug:router" in result.output
+
+
+def test_whisper_join_gap_is_seconds_within_a_window() -> None:
+    assert Settings().whisper_join_gap == 6.0
+    assert ("join_gap", 6.0) in Settings().whisper_options()
+    assert Settings.from_env({"HOTLINE_WHISPER_JOIN_GAP": "1.5"}).whisper_join_gap == 1.5
+    assert Settings.from_env({"HOTLINE_WHISPER_JOIN_GAP": "0"}).whisper_join_gap == 0.0
+    for raw, why in (("soon", "expected a number"), ("nan", "finite"), ("-1", "0..28"), ("30", "0..28")):
+        with pytest.raises(SettingsError, match=f"HOTLINE_WHISPER_JOIN_GAP: .*{why}"):
+            Settings.from_env({"HOTLINE_WHISPER_JOIN_GAP": raw})

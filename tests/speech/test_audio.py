@@ -189,3 +189,44 @@ def test_resample_keeps_duration() -> None:
     down = audio.resample(up, 16000, 8000)
     assert len(down) == 8000
     assert np.corrcoef(down[100:-100], x[100:-100])[0, 1] > 0.99
+
+
+def _data_chunk(raw: bytes) -> bytes:
+    i = raw.index(b"data")
+    return raw[i + 8 : i + 8 + int.from_bytes(raw[i + 4 : i + 8], "little")]
+
+
+@pytest.mark.parametrize(
+    ("name", "expand"), [("ko_delivery_8k_mulaw.wav", "ulaw"), ("ko_delivery_8k_alaw.wav", "alaw")]
+)
+def test_g711_wav_expands_to_linear_pcm_not_8_bit(name: str, expand: str) -> None:
+    """pydub would hand ffmpeg's pcm_u8 (steps of 256) back: quiet speech must keep its fine levels."""
+    raw = (FIXTURES / name).read_bytes()
+    want = np.frombuffer(
+        audio.audioop.ulaw2lin(_data_chunk(raw), 2)
+        if expand == "ulaw"
+        else audio.audioop.alaw2lin(_data_chunk(raw), 2),
+        dtype=np.int16,
+    )
+    got = decode(FIXTURES / name, rate=8000).channels[0]
+    assert np.array_equal(got, want)
+    quiet = got[np.abs(got) < 256]
+    assert len(np.unique(quiet)) > 20
+
+
+def test_g711_stereo_wav_keeps_both_channels() -> None:
+    raw = (FIXTURES / "ko_live_call_8k.wav").read_bytes()
+    both = np.frombuffer(ulaw_to_pcm(_data_chunk(raw)), dtype=np.int16)
+    a = decode(FIXTURES / "ko_live_call_8k.wav", rate=8000)
+    assert a.n_channels == 2
+    assert np.array_equal(a.channels[0], both[0::2]) and np.array_equal(a.channels[1], both[1::2])
+
+
+def test_wav_format_tag_reads_the_header_only() -> None:
+    assert audio.wav_format_tag((FIXTURES / "ko_delivery_8k_mulaw.wav").read_bytes()[:4096]) == 7
+    assert audio.wav_format_tag((FIXTURES / "ko_delivery_8k_alaw.wav").read_bytes()[:4096]) == 6
+    assert audio.wav_format_tag((FIXTURES / "ko_delivery_16k.wav").read_bytes()[:4096]) == 1
+    fmt = (0xFFFE).to_bytes(2, "little") + bytes(22) + (7).to_bytes(2, "little") + bytes(14)  # extensible, μ-law
+    head = b"RIFF\x00\x00\x00\x00WAVEfmt " + len(fmt).to_bytes(4, "little") + fmt
+    assert audio.wav_format_tag(head) == 7
+    assert audio.wav_format_tag(b"RIFF\x00\x00\x00\x00WAVE") is None

@@ -117,11 +117,12 @@ def test_whisper_options() -> None:
     from hotline.settings import Settings, SettingsError
 
     s = Settings.from_env({})
-    assert whisper_options(s, "whisper", None, None) == (("beam_size", 5), ("compute_type", "float32"))
-    assert whisper_options(s, "whisper", 1, "int8") == (("beam_size", 1), ("compute_type", "int8"))
+    gap = ("join_gap", 6.0)
+    assert whisper_options(s, "whisper", None, None) == (("beam_size", 5), ("compute_type", "float32"), gap)
+    assert whisper_options(s, "whisper", 1, "int8") == (("beam_size", 1), ("compute_type", "int8"), gap)
     fast = Settings.from_env({"HOTLINE_WHISPER_BEAM": "2", "HOTLINE_WHISPER_COMPUTE_TYPE": "int8"})
-    assert whisper_options(fast, "whisper", None, None) == (("beam_size", 2), ("compute_type", "int8"))
-    assert whisper_options(fast, "whisper", 3, None) == (("beam_size", 3), ("compute_type", "int8"))
+    assert whisper_options(fast, "whisper", None, None) == (("beam_size", 2), ("compute_type", "int8"), gap)
+    assert whisper_options(fast, "whisper", 3, None) == (("beam_size", 3), ("compute_type", "int8"), gap)
     assert whisper_options(s, "vosk", None, None) == ()
     with pytest.raises(SettingsError, match="HOTLINE_WHISPER_COMPUTE_TYPE"):
         Settings.from_env({"HOTLINE_WHISPER_COMPUTE_TYPE": "float16"})

@@ -120,3 +120,25 @@ def test_cli_whisper_fast_settings(zh: Path, whisper: Any, tmp_path: Path) -> No
     data = json.loads((tmp_path / name.replace(".wav", ".json")).read_text(encoding="utf-8"))
     text = cer_form("".join(u["text"] for u in data["utterances"]))
     assert cer([(references(zh)[name], text)]) <= 0.3
+
+
+def test_default_options_invent_nothing_on_silence_or_line_noise(zh: Path) -> None:
+    """Nothing said, nothing written: digital silence and a μ-law telephone line (band noise + hum) at
+    8 kHz, through the engine built with the default settings (the options `hotline transcribe` uses)."""
+    pytest.importorskip("faster_whisper")
+    from hotline.settings import Settings
+    from speech.audio import pcm_to_ulaw, ulaw_to_pcm
+    from speech.transcribe import build_transcriber
+
+    model = need_shared("models", "whisper-base-ct2")
+    engine = build_transcriber("whisper", model, language="zh", threads=2, **dict(Settings().whisper_options()))
+    rng = np.random.default_rng(7)
+    n = 8000 * 20
+    spectrum = np.fft.rfft(rng.normal(0, 1, n))
+    freqs = np.fft.rfftfreq(n, 1 / 8000)
+    band = np.fft.irfft(spectrum * ((freqs > 300) & (freqs < 3400)), n)
+    line = (band / band.std() * 200 + 60 * np.sin(2 * np.pi * 50 * np.arange(n) / 8000)).astype(np.int16)
+    line = np.frombuffer(ulaw_to_pcm(pcm_to_ulaw(line.tobytes())), dtype=np.int16)
+    for name, pcm in (("silence", np.zeros(n, dtype=np.int16)), ("line noise", line)):
+        text = "".join(u.text for u in engine.transcribe_pcm(pcm, 8000))
+        assert text == "", f"{name}: invented {text!r}"
