@@ -122,12 +122,18 @@ class LiveCall:
         tr.fed_ms += len(audio) // 8
         tr.arrivals.append((tr.fed_ms, time.monotonic()))
 
-    def flush(self) -> None:
+    def flush(self, last: bool = False) -> None:
         """Feed what arrived, both tracks in step (100 ms of one, then of the other), so turns come
-        out in stream-time order across speakers even after the worker fell behind."""
-        pending = [(tr, bytes(tr.buf)) for tr in self.tracks.values() if tr.buf]
-        for tr, _ in pending:
-            tr.buf = bytearray()
+        out in stream-time order across speakers even after the worker fell behind. Only whole
+        100 ms pieces of the stream clock are fed (the rest waits, unless ``last``): what is taken
+        for quiet, and so what the recognizer hears, must not depend on how the network batched
+        the audio."""
+        pending = []
+        for tr in self.tracks.values():
+            n = len(tr.buf) if last else len(tr.buf) - len(tr.buf) % FEED_BYTES
+            if n:
+                pending.append((tr, bytes(tr.buf[:n])))
+                del tr.buf[:n]
         longest = max((len(a) for _, a in pending), default=0)
         for i in range(0, longest, FEED_BYTES):
             for tr, audio in pending:
@@ -176,7 +182,7 @@ class LiveCall:
         self.ended = True
         self._wait_previous()
         try:
-            self.flush()
+            self.flush(last=True)
             for tr in self.tracks.values():
                 if tr.rec is not None:
                     self._results(tr, tr.rec.close())
