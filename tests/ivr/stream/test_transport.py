@@ -224,7 +224,7 @@ def test_one_model_per_process(ko_engine: Transcriber, tmp_path: Path) -> None:
     other: Any = load_engine(str(ko_model_dir()), tmp_path)  # a second hub in the same process
     assert other._model is ko_engine._model
     a, b = other.stream(8000, ["배송"]), ko_engine.stream(8000, ["상담원"])
-    assert a is not b and a._rec is not b._rec  # but each stream has its own recognizer
+    assert a is not b and a._held().rec is not b._held().rec  # but each stream has its own recognizer
     a.finish()
     b.finish()
 
